@@ -1,0 +1,412 @@
+"""The pipeline end to end: ideas submitted over HTTP until they are visible in the KPIs.
+
+    .venv/bin/python -m bench.pipeline [--seconds 5] [--connections 50] [--max-ideas 20000]
+
+Starts a nats-server, intake and reporting (uvicorn subprocesses on loopback, one worker
+each, httptools, no access log, SQLite each) and a plain FastAPI app whose POST only
+publishes to JetStream: the raw ceiling of "HTTP in, event out" on this machine. Then:
+
+1. ceiling: that plain POST under closed-loop load (``wrk`` if installed, else an httpx
+   load generator) for ``--seconds``;
+2. sustained: ``POST /v1/ideas`` on intake under the same load, then the time until the
+   last accepted idea is counted by reporting's ``GET /v1/kpis``: ideas/s end to end;
+3. latency: an open-loop generator submitting at half the ceiling for ``--seconds`` while a
+   poller reads ``GET /v1/kpis`` every 10 ms; an idea's submit-to-visible latency is from
+   its request to the first poll whose ``submitted`` count includes it (in commit order, so
+   each figure is within one poll interval).
+
+Every phase is bounded by time and count; the benchmark prints what it got and never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import itertools
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from fastapi import FastAPI, Request
+from ideabank_infra.auth import LocalIssuer
+from ideabank_infra.testing import NatsServer, free_port
+
+YEAR = time.gmtime().tm_year
+
+
+def ceiling_app() -> FastAPI:
+    """A plain FastAPI POST that publishes its body to JetStream (no database, no auth)."""
+    app = FastAPI()
+    state: dict[str, Any] = {}
+
+    @app.on_event("startup")
+    async def start() -> None:
+        nc = await nats.connect(os.environ["IDEABANK_NATS_URL"])
+        state["nc"], state["js"] = nc, nc.jetstream()
+
+    @app.post("/v1/ideas", status_code=201)
+    async def post(request: Request) -> dict[str, str]:
+        body = await request.body()
+        event_id = uuid.uuid4().hex
+        await state["js"].publish(
+            "ideas.v1.ceiling.idea.submitted", body, headers={"Nats-Msg-Id": event_id}
+        )
+        return {"id": event_id}
+
+    return app
+
+
+def start_server(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_ready(url: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as c:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await c.get(url)).status_code < 500:
+                    return True
+            await asyncio.sleep(0.2)
+    return False
+
+
+WRK_SCRIPT = """
+counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+request = function()
+  counter = counter + 1
+  local body = string.format('{"title":"Idé %%d från %%s","description":"Beskrivning %%d",' ..
+    '"problem":"Problem %%d","org_unit_id":"%(unit)s","category":"Bench"}',
+    counter, "%(thread)s", counter, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def body(n: int, unit: str) -> dict[str, str]:
+    return {
+        "title": f"Idé {n} {uuid.uuid4().hex[:6]}",
+        "description": f"Beskrivning {n}",
+        "problem": f"Problem {n}",
+        "org_unit_id": unit,
+        "category": "Bench",
+    }
+
+
+async def closed_loop(
+    url: str, token: str, unit: str, seconds: float, connections: int, max_requests: int, tmp: Path
+) -> tuple[float, int]:
+    """Requests/s and number of 2xx answers under ``connections`` concurrent clients."""
+    if shutil.which("wrk"):
+        script = tmp / f"post-{uuid.uuid4().hex[:6]}.lua"
+        script.write_text(
+            WRK_SCRIPT % {"token": token, "unit": unit, "thread": uuid.uuid4().hex[:6]}
+        )
+        proc = await asyncio.create_subprocess_exec(
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(script),
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=seconds + 30)
+        text = out.decode()
+        rate = next(
+            (
+                float(line.split()[1])
+                for line in text.splitlines()
+                if line.startswith("Requests/sec")
+            ),
+            0.0,
+        )
+        total = next(
+            (int(line.split()[0]) for line in text.splitlines() if "requests in" in line), 0
+        )
+        errors = next((int(line.split()[-1]) for line in text.splitlines() if "Non-2xx" in line), 0)
+        return rate, total - errors
+    ok = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=connections)) as c:
+
+        async def worker() -> None:
+            nonlocal ok, sent
+            while time.perf_counter() < deadline and sent < max_requests:
+                sent += 1
+                r = await c.post(url, json=body(sent, unit), headers=headers)
+                ok += r.status_code < 300
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return ok / (time.perf_counter() - started), ok
+
+
+async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
+    try:
+        r = await c.get(url, params={"year": YEAR}, headers=headers)
+    except httpx.HTTPError:
+        return -1
+    return int(r.json().get("submitted", 0)) if r.status_code == 200 else -1
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="ideabank-pipeline-"))
+    nats = NatsServer(tmp / "nats").start()
+    issuer = LocalIssuer(tmp / "issuer")
+    tenant = f"p{uuid.uuid4().hex[:6]}"
+    unit = f"{tenant}-u"
+    ports = {"intake": free_port(), "reporting": free_port(), "ceiling": free_port()}
+    common = {
+        "IDEABANK_NATS_URL": nats.url,
+        "IDEABANK_JWKS_URL": issuer.jwks_url,
+        "IDEABANK_LOG_LEVEL": "WARNING",
+        "IDEABANK_LOG_JSON": "false",
+    }
+    procs = [
+        start_server(
+            "ideabank_intake.bootstrap:create_app",
+            ports["intake"],
+            {
+                **common,
+                "IDEABANK_DATA_DIR": str(tmp / "intake"),
+                "IDEABANK_PORT": str(ports["intake"]),
+            },
+            tmp / "intake.log",
+        ),
+        start_server(
+            "ideabank_reporting.bootstrap:create_app",
+            ports["reporting"],
+            {
+                **common,
+                "IDEABANK_DATA_DIR": str(tmp / "reporting"),
+                "IDEABANK_PORT": str(ports["reporting"]),
+            },
+            tmp / "reporting.log",
+        ),
+        start_server("bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log"),
+    ]
+    intake = f"http://127.0.0.1:{ports['intake']}"
+    reporting = f"http://127.0.0.1:{ports['reporting']}"
+    ceiling = f"http://127.0.0.1:{ports['ceiling']}"
+    try:
+        for url in (intake, reporting, ceiling):
+            if not await wait_ready(url + "/openapi.json"):
+                for log in sorted(tmp.glob("*.log")):
+                    print(f"--- {log.name}\n{log.read_text()[-1500:]}")
+                print(f"{url} did not start")
+                return
+        admin = issuer.mint(tenant=tenant, roles=["tenant_admin"], person=f"{tenant}-admin")
+        giver = issuer.mint(
+            tenant=tenant,
+            roles=["employee"],
+            person=f"{tenant}-p1",
+            org_unit=unit,
+            ttl_seconds=3600,
+        )
+        reader = {"Authorization": f"Bearer {issuer.mint(tenant=tenant, roles=['employee'])}"}
+        async with httpx.AsyncClient(timeout=30) as c:
+            r = await c.put(
+                f"{intake}/v1/admin/tenancy",
+                headers={"Authorization": f"Bearer {admin}"},
+                json={
+                    "tenant": {"name": "Benchkommun"},
+                    "org_units": [
+                        {"id": f"{tenant}-a", "kind": "administration", "name": "Förvaltning"},
+                        {"id": unit, "kind": "unit", "name": "Enhet", "parent_id": f"{tenant}-a"},
+                    ],
+                    "headcounts": [{"org_unit_id": f"{tenant}-a", "year": YEAR, "headcount": 1000}],
+                },
+            )
+            if r.status_code >= 300:
+                print(f"intake refused the tenancy ({r.status_code}): {r.text[:300]}")
+                return
+
+            ceiling_rate, _ = await closed_loop(
+                ceiling + "/v1/ideas",
+                giver,
+                unit,
+                args.seconds,
+                args.connections,
+                args.max_ideas,
+                tmp,
+            )
+
+            before = await kpi_count(c, f"{reporting}/v1/kpis", reader)
+            started = time.perf_counter()
+            submit_rate, accepted = await closed_loop(
+                intake + "/v1/ideas",
+                giver,
+                unit,
+                args.seconds,
+                args.connections,
+                args.max_ideas,
+                tmp,
+            )
+            target = before + accepted
+            seen = before
+            while seen < target and time.perf_counter() - started < args.seconds + 120:
+                seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
+                await asyncio.sleep(0.05)
+            end_to_end = (seen - before) / (time.perf_counter() - started)
+
+            # Open loop at half the ceiling: latency from request to visible in the KPIs.
+            rate = args.latency_rate or max(ceiling_rate / 2, 1.0)
+            n = min(int(rate * args.seconds), args.latency_ideas)
+            print(
+                f"  raw ceiling: plain FastAPI POST → JetStream   {ceiling_rate:>8,.0f} req/s",
+                flush=True,
+            )
+            print(
+                f"  POST /v1/ideas accepted (closed loop)         {submit_rate:>8,.0f} req/s",
+                flush=True,
+            )
+            print(
+                f"  sustained submit → visible in KPIs            {end_to_end:>8,.0f} ideas/s "
+                f"({seen - before:,} of {accepted:,} visible)",
+                flush=True,
+            )
+            base = await kpi_count(c, f"{reporting}/v1/kpis", reader)
+            sent_at: list[float] = []
+            done_at: list[float] = []
+            visible: list[tuple[float, int]] = []
+            stop = asyncio.Event()
+
+            async def poll() -> None:
+                async with httpx.AsyncClient(timeout=10) as pc:
+                    while not stop.is_set():
+                        count = await kpi_count(pc, f"{reporting}/v1/kpis", reader)
+                        visible.append((time.perf_counter(), count - base))
+                        await asyncio.sleep(0.01)
+
+            async def submit(i: int, client: httpx.AsyncClient) -> None:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(
+                        intake + "/v1/ideas",
+                        json=body(i, unit),
+                        headers={"Authorization": f"Bearer {giver}"},
+                    )
+                except httpx.HTTPError:
+                    return  # counted as not accepted; the benchmark reports what it got
+                if r.status_code < 300:
+                    sent_at.append(t0)
+                    done_at.append(time.perf_counter())
+
+            poller = asyncio.create_task(poll())
+            async with httpx.AsyncClient(
+                timeout=30, limits=httpx.Limits(max_connections=200)
+            ) as sc:
+                tasks = []
+                t_start = time.perf_counter()
+                for i in range(n):
+                    delay = t_start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(submit(i, sc)))
+                await asyncio.gather(*tasks)
+                offered = n / (time.perf_counter() - t_start)
+            deadline = time.perf_counter() + 60
+            while (not visible or visible[-1][1] < len(sent_at)) and time.perf_counter() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            stop.set()
+            await poller
+            order = sorted(range(len(sent_at)), key=lambda k: done_at[k])
+            latencies = []
+            counts = list(itertools.accumulate((count for _, count in visible), max))
+            for rank, k in enumerate(order, start=1):
+                # The poll counts only grow: the first poll that includes this idea.
+                at = bisect.bisect_left(counts, rank)
+                if at < len(visible):
+                    latencies.append((visible[at][0] - sent_at[k]) * 1000)
+            latencies.sort()
+
+        print(
+            f"\npipeline: intake → NATS → reporting, one uvicorn worker each, SQLite, "
+            f"load by {'wrk' if shutil.which('wrk') else 'httpx'} -c{args.connections}"
+        )
+        print(f"  raw ceiling: plain FastAPI POST → JetStream   {ceiling_rate:>8,.0f} req/s")
+        print(
+            f"  POST /v1/ideas accepted (closed loop)         {submit_rate:>8,.0f} req/s  "
+            f"ratio {submit_rate / ceiling_rate:.0%}"
+        )
+        print(
+            f"  sustained submit → visible in KPIs            {end_to_end:>8,.0f} ideas/s  "
+            f"ratio {end_to_end / ceiling_rate:.0%} (target ≥ 50 %)"
+        )
+        if latencies:
+            p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            print(
+                f"  submit → visible at {offered:,.0f}/s ({len(latencies)} ideas): "
+                f"p50 {statistics.median(latencies):.0f} ms  p99 {p99:.0f} ms  (target p99 < 250 ms)"
+            )
+        else:
+            print("  no idea became visible in time for the latency phase")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        nats.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each load phase")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--max-ideas", type=int, default=20000, help="cap per phase")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        help="ideas/s of the latency phase (default: half the ceiling)",
+    )
+    parser.add_argument("--latency-ideas", type=int, default=1500, help="cap of the latency phase")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""Reporting at scale: a synthetic history, replayed; KPI and comparison query latency.
+
+    .venv/bin/python -m bench.reporting_scale [--tenants 20] [--ideas 2000] [--network-size 5]
+        [--database-url postgresql+asyncpg://…] [--nats-url nats://…] [--queries 200]
+
+Generates ``--ideas`` ideas per tenant for ``--tenants`` tenants (each with its organisation,
+headcounts, targets and a network of ``--network-size`` members) spread over three years,
+each idea walking part of the lifecycle (about 5 events per idea). Publishes the history to
+a real nats-server with ``publish_async`` (a fresh one in a temporary folder unless
+``--nats-url``), measures the raw JetStream consume rate (a plain nats-py pull fetch of the
+same events), replays the stream into a fresh database with the reporting service's own
+replay, then times the KPI and the network comparison queries (p50/p95 over ``--queries``
+random calls). Without ``--database-url`` the read model goes into a temporary SQLite file.
+Bounded: it stops publishing or replaying after ``--max-seconds`` and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ideabank_infra.db import Database
+from ideabank_infra.messaging import connect, ensure_streams
+from ideabank_infra.testing import NatsServer
+from ideabank_reporting import handlers
+from ideabank_reporting.rebuild import replay
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+TYPE = "se.ideabank.{}.v1"
+CATEGORIES = ["Arbetsmiljö", "Miljö", "Digitalisering", "Service", "Ekonomi"]
+CHANNELS = ["staff_portal", "staff_portal", "staff_portal", "public_channel", "deviation"]
+
+
+def ce(
+    tenant: str, kind: str, subject: str, at: datetime, data: dict[str, Any]
+) -> tuple[str, bytes, str]:
+    event_id = uuid.uuid4().hex
+    body = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "/bench",
+        "type": TYPE.format(kind),
+        "time": at.isoformat(),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "tenant": tenant,
+        "data": data,
+    }
+    return f"ideas.v1.{tenant}.{kind}", json.dumps(body).encode(), event_id
+
+
+def tenant_history(
+    tenant: str, ideas: int, network: str, rng: random.Random
+) -> list[tuple[str, bytes, str]]:
+    """One tenant's organisation and ``ideas`` ideas with their lifecycles."""
+    t0 = datetime(2023, 1, 1, tzinfo=UTC)
+    out = [
+        ce(
+            tenant,
+            "tenant.registered",
+            tenant,
+            t0,
+            {
+                "tenant": tenant,
+                "name": tenant.upper(),
+                "country": "SE",
+                "default_language": "sv",
+                "currency": "SEK",
+            },
+        )
+    ]
+    units: list[tuple[str, str]] = []
+    for a in range(2):
+        admin = f"{tenant}-adm{a}"
+        out.append(
+            ce(
+                tenant,
+                "org_unit.defined",
+                admin,
+                t0,
+                {
+                    "org_unit_id": admin,
+                    "kind": "administration",
+                    "name": f"Förvaltning {a}",
+                    "administration_id": admin,
+                },
+            )
+        )
+        for u in range(2):
+            unit = f"{admin}-u{u}"
+            units.append((unit, admin))
+            out.append(
+                ce(
+                    tenant,
+                    "org_unit.defined",
+                    unit,
+                    t0,
+                    {
+                        "org_unit_id": unit,
+                        "parent_id": admin,
+                        "kind": "unit",
+                        "name": f"Enhet {u}",
+                        "administration_id": admin,
+                    },
+                )
+            )
+    for year in (2023, 2024, 2025):
+        for unit, _ in units:
+            out.append(
+                ce(
+                    tenant,
+                    "headcount.set",
+                    unit,
+                    t0,
+                    {"org_unit_id": unit, "year": year, "headcount": rng.randint(50, 500)},
+                )
+            )
+        out.append(
+            ce(tenant, "target.set", tenant, t0, {"year": year, "ideas_per_employee": "0.5"})
+        )
+    out.append(ce(tenant, "network.joined", network, t0, {"network": network, "tenant": tenant}))
+    for i in range(ideas):
+        idea = f"{tenant}-i{i}"
+        unit, admin = rng.choice(units)
+        at = t0 + timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
+        out.append(
+            ce(
+                tenant,
+                "idea.submitted",
+                idea,
+                at,
+                {
+                    "idea_id": idea,
+                    "actor_id": f"{tenant}-p{rng.randint(1, 999)}",
+                    "org_unit_id": unit,
+                    "administration_id": admin,
+                    "category": rng.choice(CATEGORIES),
+                    "channel": rng.choice(CHANNELS),
+                    "title": f"Idé {i}",
+                    "description": "d",
+                    "problem": "p",
+                    "submitted_at": at.isoformat(),
+                },
+            )
+        )
+        at += timedelta(hours=rng.randint(1, 72))
+        out.append(
+            ce(
+                tenant,
+                "idea.assigned",
+                idea,
+                at,
+                {
+                    "idea_id": idea,
+                    "ambassador_id": f"{tenant}-amb",
+                    "administration_id": admin,
+                    "assigned_at": at.isoformat(),
+                },
+            )
+        )
+        if rng.random() < 0.15:
+            continue
+        at += timedelta(hours=rng.randint(4, 400))
+        outcome = rng.choice(
+            ["rejected", "paused", "quick_win", "in_development", "in_development"]
+        )
+        screening: dict[str, Any] = {
+            "idea_id": idea,
+            "screening_id": f"s{idea}",
+            "actor_id": f"{tenant}-amb",
+            "administration_id": admin,
+            "outcome": outcome,
+            "template_version": 1,
+            "completed_at": at.isoformat(),
+            "motivation": "Motivering" if rng.random() < 0.7 or outcome == "rejected" else None,
+        }
+        if outcome == "paused":
+            screening["revisit_date"] = (at + timedelta(days=90)).date().isoformat()
+        if outcome == "quick_win":
+            screening["routed_to_org_unit_id"] = unit
+        out.append(ce(tenant, "screening.completed", idea, at, screening))
+        if outcome in ("rejected", "paused"):
+            continue
+        at += timedelta(days=rng.randint(1, 40))
+        decision = rng.choice(["approved", "approved", "approved", "deferred", "rejected"])
+        out.append(
+            ce(
+                tenant,
+                "decision.made",
+                idea,
+                at,
+                {
+                    "idea_id": idea,
+                    "decision_id": f"d{idea}",
+                    "actor_id": f"{tenant}-m",
+                    "decided_by": "management",
+                    "org_unit_id": unit,
+                    "administration_id": admin,
+                    "outcome": decision,
+                    "kind": "direct",
+                    "implementer_id": f"{tenant}-impl",
+                    "motivation": "Beslut",
+                    "revisit_date": (at + timedelta(days=60)).date().isoformat(),
+                    "decided_at": at.isoformat(),
+                },
+            )
+        )
+        if decision != "approved":
+            continue
+        at += timedelta(days=rng.randint(5, 90))
+        out.append(
+            ce(
+                tenant,
+                "idea.implemented",
+                idea,
+                at,
+                {
+                    "idea_id": idea,
+                    "actor_id": f"{tenant}-impl",
+                    "org_unit_id": unit,
+                    "administration_id": admin,
+                    "implemented_at": at.isoformat(),
+                },
+            )
+        )
+        if rng.random() < 0.5:
+            at += timedelta(days=rng.randint(30, 180))
+            out.append(
+                ce(
+                    tenant,
+                    "idea.evaluated",
+                    idea,
+                    at,
+                    {
+                        "idea_id": idea,
+                        "actor_id": f"{tenant}-ig",
+                        "org_unit_id": unit,
+                        "administration_id": admin,
+                        "realised_benefit": {
+                            "amount": str(rng.randint(1000, 90000)),
+                            "currency": "SEK",
+                        },
+                        "realised_hours": str(rng.randint(5, 400)),
+                        "lessons_learned": "Lärdom",
+                        "evaluated_at": at.isoformat(),
+                    },
+                )
+            )
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    run_id = uuid.uuid4().hex[:5]
+    slugs = [f"s{run_id}t{i}" for i in range(args.tenants)]
+    networks = {s: f"s{run_id}n{i // args.network_size}" for i, s in enumerate(slugs)}
+    server = None
+    tmp = Path(tempfile.mkdtemp(prefix="ideabank-bench-"))
+    nats_url = args.nats_url
+    if not nats_url:
+        server = NatsServer(tmp / "nats").start()
+        nats_url = server.url
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'reporting.db'}"
+    deadline = time.perf_counter() + args.max_seconds
+    try:
+        nc = await connect(nats_url, "bench-reporting")
+        js = nc.jetstream(publish_async_max_pending=20000)
+        await ensure_streams(js)
+
+        gen_started = time.perf_counter()
+        published = 0
+        pub_seconds = 0.0
+        for slug in slugs:
+            events = tenant_history(slug, args.ideas, networks[slug], rng)
+            started = time.perf_counter()
+            for subject, body, event_id in events:
+                await js.publish_async(subject, body, headers={"Nats-Msg-Id": event_id})
+            await js.publish_async_completed()
+            pub_seconds += time.perf_counter() - started
+            published += len(events)
+            if time.perf_counter() > deadline:
+                print(f"publishing stopped at the time limit after {slug}", flush=True)
+                break
+        print(
+            f"generated and published {published:,} events in "
+            f"{time.perf_counter() - gen_started:.1f} s (publish {published / pub_seconds:,.0f} ev/s)",
+            flush=True,
+        )
+
+        # Raw consume: a plain pull fetch of the same events, no parsing, no database.
+        psub = await js.pull_subscribe(
+            f"ideas.v1.s{run_id}t0.>",
+            stream="IDEAS",
+            config=ConsumerConfig(
+                filter_subjects=[f"ideas.v1.{s}.>" for s in slugs],
+                ack_policy=AckPolicy.NONE,
+                deliver_policy=DeliverPolicy.ALL,
+                inactive_threshold=30.0,
+            ),
+        )
+        got = 0
+        started = time.perf_counter()
+        while got < published and time.perf_counter() < deadline:
+            try:
+                got += len(await psub.fetch(1000, timeout=5))
+            except (TimeoutError, NatsTimeout):
+                break
+        raw_rate = got / (time.perf_counter() - started)
+        await psub.unsubscribe()
+        await nc.close()
+
+        result = await replay(
+            database_url=database_url, nats_url=nats_url, tenants=slugs, batch_size=args.batch_size
+        )
+        print(f"replayed {result.events:,} events in {result.seconds:.1f} s", flush=True)
+
+        db = Database(database_url)
+        kpi_ms: list[float] = []
+        cmp_ms: list[float] = []
+        for _ in range(args.queries):
+            tenant = rng.choice(slugs)
+            year = rng.choice((2023, 2024, 2025))
+            org = rng.choice([None, f"{tenant}-adm0", f"{tenant}-adm1-u1"])
+            async with db.engine.connect() as conn:
+                t = time.perf_counter()
+                await handlers.kpis(conn, tenant=tenant, year=year, org_unit=org)
+                kpi_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                await handlers.comparison(conn, tenant=tenant, network=networks[tenant], year=year)
+                cmp_ms.append((time.perf_counter() - t) * 1000)
+        await db.dispose()
+
+        print(
+            f"\nreporting at {len(slugs)} tenants × {args.ideas:,} ideas "
+            f"({published:,} events), database {db.dialect}, networks of {args.network_size}"
+        )
+        print(f"  raw JetStream consume (pull fetch)  {raw_rate:>10,.0f} ev/s")
+        print(
+            f"  replay into the read model          {result.rate:>10,.0f} ev/s  "
+            f"ratio {result.rate / raw_rate:.0%} of raw consume"
+        )
+        print(
+            f"  GET /v1/kpis query                  p50 {statistics.median(kpi_ms):6.1f} ms  "
+            f"p95 {pct(kpi_ms, 95):6.1f} ms  (target p95 < 50 ms)"
+        )
+        print(
+            f"  network comparison query            p50 {statistics.median(cmp_ms):6.1f} ms  "
+            f"p95 {pct(cmp_ms, 95):6.1f} ms  (target p95 < 50 ms)"
+        )
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--ideas", type=int, default=2000, help="ideas per tenant")
+    parser.add_argument("--network-size", type=int, default=5)
+    parser.add_argument("--database-url", help="read model database (default: temporary SQLite)")
+    parser.add_argument("--nats-url", help="NATS to use (default: a fresh nats-server)")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--max-seconds", type=float, default=1800)
+    parser.add_argument("--seed", type=int, default=7)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Ideabank plumbing shared by the services. No domain logic lives here."""

@@ -1,0 +1,260 @@
+"""One place that builds a service: its runtime (database, NATS, relay, consumers) and app.
+
+Every service calls :func:`create_service_app` from its ``bootstrap.py`` with its own tables,
+routers and subscriptions, so they all start, probe, trace and fail the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ideabank_infra import metrics, problems
+from ideabank_infra.auth import CurrentPrincipal, JwksVerifier
+from ideabank_infra.clock import Clock, ShiftedClock, SystemClock, set_event_clock
+from ideabank_infra.consumer import EventConsumers, Subscription
+from ideabank_infra.db import Database
+from ideabank_infra.messaging import connect, ensure_streams
+from ideabank_infra.outbox import OutboxRelay
+from ideabank_infra.settings import ServiceSettings
+from ideabank_infra.telemetry import setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds: settings, database, broker, relay, consumers."""
+
+    settings: ServiceSettings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    nc: NATS | None = None
+    js: JetStreamContext | None = None
+    relay: OutboxRelay | None = None
+    consumers: EventConsumers | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    async def start(
+        self,
+        metadata: Sequence[MetaData],
+        subscriptions: Callable[[Runtime], Sequence[Subscription]] | None,
+        background: Sequence[BackgroundTask] = (),
+    ) -> None:
+        """Connect, declare, create tables, then start relay, consumers and timers."""
+        s = self.settings
+        await self.db.create_all(*metadata)
+        self.nc = await _connect_with_retry(s.nats_url, s.service_name)
+        self.js = self.nc.jetstream()
+        await ensure_streams(self.js, s.stream_replicas, s.duplicate_window_seconds)
+        self.relay = OutboxRelay(
+            self.db, self.js, batch_size=s.relay_batch_size, poll_seconds=s.relay_poll_seconds
+        )
+        self.relay.start()
+        subs = list(subscriptions(self)) if subscriptions else []
+        if subs and s.consumers_enabled:
+            self.consumers = EventConsumers(
+                self.db,
+                self.js,
+                batch_size=s.consumer_batch_size,
+                max_deliveries=s.max_deliveries,
+                redelivery_delay=s.redelivery_delay_seconds,
+                ack_wait=s.ack_wait_seconds,
+            )
+            for sub in subs:
+                self.consumers.add(_scoped(sub, s.consumer_suffix, s.consumer_tenants))
+            await self.consumers.start()
+        for task in background:
+            self.tasks.append(asyncio.create_task(_guarded(task, self), name=task.__name__))
+
+    async def stop(self) -> None:
+        """Stop timers, consumers and relay, then close connections."""
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.consumers is not None:
+            await self.consumers.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.drain()
+        await self.db.dispose()
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether the database and NATS are reachable."""
+        return {
+            "database": await self.db.ping(),
+            "nats": bool(self.nc is not None and self.nc.is_connected),
+        }
+
+
+def _scoped(sub: Subscription, suffix: str, tenants: Sequence[str]) -> Subscription:
+    """The subscription renamed with ``suffix`` and narrowed to ``tenants`` (if any)."""
+    subjects = list(sub.subjects)
+    if tenants:
+        narrowed: list[str] = []
+        for subject in subjects:
+            parts = subject.split(".")
+            if len(parts) >= 3 and parts[2] in ("*", ">"):
+                for tenant in tenants:
+                    rest = parts[3:] if parts[2] == "*" else [">"]
+                    narrowed.append(".".join([*parts[:2], tenant, *rest]))
+            else:
+                narrowed.append(subject)
+        subjects = narrowed
+    return dataclasses.replace(sub, name=sub.name + suffix, subjects=subjects)
+
+
+async def _guarded(task: BackgroundTask, runtime: Runtime) -> None:
+    while True:
+        try:
+            await task(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s failed; restarting in 5 s", task.__name__)
+            await asyncio.sleep(5)
+
+
+async def _connect_with_retry(url: str, name: str, attempts: int = 60) -> NATS:
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return await connect(url, name)
+        except Exception as exc:
+            last = exc
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"cannot reach NATS at {url}: {last}")
+
+
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+class MetricsMiddleware:
+    """Counts and times requests per route template (pure ASGI: cheap on the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
+            metrics.HTTP_SECONDS.labels(scope["method"], path).observe(
+                time.perf_counter() - started
+            )
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str = "1.0.0",
+    metadata: Sequence[MetaData] = (),
+    routers: Sequence[APIRouter] = (),
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] | None = None,
+    background: Sequence[BackgroundTask] = (),
+    clock: Clock | None = None,
+    on_started: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """Build the FastAPI app of a service with health, readiness, metrics and problems."""
+    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    setup_tracing(settings.service_name, settings.traces)
+    if clock is None and settings.demo_clock_file is not None:
+        clock = ShiftedClock(settings.demo_clock_file)
+        set_event_clock(clock)
+    runtime = Runtime(
+        settings=settings,
+        db=Database(settings.resolved_database_url()),
+        clock=clock or SystemClock(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(metadata, subscriptions, background)
+        if on_started is not None:
+            await on_started(runtime)
+        log.info("%s ready on %s:%s", settings.service_name, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.verifier = JwksVerifier(
+        settings.resolved_jwks_url(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    problems.install(app)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and NATS are reachable")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.ready()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/me", tags=["operations"], summary="The authenticated caller")
+    async def me(principal: CurrentPrincipal) -> dict[str, Any]:
+        return {
+            "sub": principal.sub,
+            "tenant": principal.tenant,
+            "roles": sorted(principal.roles),
+            "org_unit": principal.org_unit,
+        }
+
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

@@ -1,0 +1,170 @@
+"""Bearer JWT verification against a JWKS, and roles and tenant from claims.
+
+Production points ``IDEABANK_JWKS_URL`` at the identity provider's JWKS; the embedded default
+uses :class:`LocalIssuer`, which keeps an RSA key under the data folder and writes its JWKS
+beside it. Only RS256 is accepted, so ``alg: none`` and HMAC confusion fail verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from jwt import PyJWK
+
+from ideabank_infra.issuer import ROLES
+from ideabank_infra.problems import Problem
+
+ALGORITHMS = ["RS256"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a person of one tenant with roles."""
+
+    sub: str
+    tenant: str
+    roles: frozenset[str]
+    org_unit: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        """True when the caller holds any of ``roles``."""
+        return bool(self.roles.intersection(roles))
+
+
+def unauthorized(detail: str) -> Problem:
+    """401 with the header RFC 6750 asks for."""
+    return Problem(
+        401,
+        "Unauthorized",
+        detail,
+        kind="unauthorized",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class JwksVerifier:
+    """Verifies tokens against a JWKS (``https://`` or ``file://``), re-reading it for new keys."""
+
+    def __init__(
+        self, jwks_url: str, *, issuer: str, audience: str, refresh_seconds: float = 30.0
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.refresh_seconds = refresh_seconds
+        self._keys: dict[str, PyJWK] = {}
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _load(self) -> None:
+        if self.jwks_url.startswith("file://"):
+            path = Path(self.jwks_url.removeprefix("file://"))
+            doc = json.loads(path.read_text()) if path.exists() else {"keys": []}
+        else:
+            async with httpx.AsyncClient(timeout=5) as client:
+                resp = await client.get(self.jwks_url)
+                resp.raise_for_status()
+                doc = resp.json()
+        keys: dict[str, PyJWK] = {}
+        for jwk in doc.get("keys", []):
+            if jwk.get("kid") and jwk.get("kty") == "RSA":
+                keys[jwk["kid"]] = PyJWK(jwk, algorithm="RS256")
+        self._keys = keys
+        self._loaded_at = time.monotonic()
+
+    async def key_for(self, kid: str) -> PyJWK | None:
+        """The signing key with id ``kid``; the JWKS is re-read (rate limited) when unknown."""
+        if kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys and time.monotonic() - self._loaded_at > min(
+                self.refresh_seconds, 1.0 if not self._keys else self.refresh_seconds
+            ):
+                try:
+                    await self._load()
+                except Exception as exc:
+                    raise Problem(503, "Identity provider unavailable", str(exc)) from exc
+        return self._keys.get(kid)
+
+    async def verify(self, token: str) -> Principal:
+        """Check signature, issuer, audience and expiry; return the caller."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise unauthorized(f"malformed token: {exc}") from exc
+        if header.get("alg") not in ALGORITHMS:
+            raise unauthorized(f"algorithm {header.get('alg')!r} is not accepted")
+        key = await self.key_for(str(header.get("kid", "")))
+        if key is None:
+            raise unauthorized("token signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=30,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise unauthorized("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise unauthorized(f"invalid token: {exc}") from exc
+        tenant = claims.get("tenant")
+        if not isinstance(tenant, str) or not tenant:
+            raise unauthorized("token has no tenant claim")
+        roles = claims.get("roles", [])
+        if isinstance(roles, str):
+            roles = roles.split()
+        return Principal(
+            sub=str(claims["sub"]),
+            tenant=tenant,
+            roles=frozenset(r for r in roles if r in ROLES),
+            org_unit=claims.get("org_unit"),
+        )
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller of this request."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("a bearer token is required")
+    verifier: JwksVerifier = request.app.state.verifier
+    principal = await verifier.verify(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Any:
+    """FastAPI dependency factory: the caller must hold one of ``roles``."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(*roles):
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this action needs one of the roles: {', '.join(roles)}",
+                kind="forbidden",
+            )
+        return principal
+
+    return Depends(dependency)
+
+
+# Re-exported for callers that know the issuer as part of auth.
+from ideabank_infra.issuer import LocalIssuer  # noqa: E402
+
+__all__ = ["ROLES", "CurrentPrincipal", "JwksVerifier", "LocalIssuer", "Principal", "require_roles"]

@@ -1,0 +1,380 @@
+"""Durable, idempotent event consumers with bounded redelivery and dead letters.
+
+Ack policy, chosen on purpose: FastStream's NATS default on a handler error is ``term``, which
+would drop the event. Here every subscription is ``AckPolicy.MANUAL`` and this module decides:
+
+* handled (or already handled, per the inbox) → ``ack``;
+* the handler raised, and the event has been delivered fewer than ``max_deliveries`` times →
+  ``nak`` with a growing delay, so JetStream redelivers it;
+* the handler raised on the last allowed delivery, or the message is not a valid event →
+  the event, its error and its delivery count go to ``deadletter.<consumer>.<subject>`` and
+  the original is acked. ``ideabank deadletters replay`` sends it back.
+
+A batch is applied in one transaction (a commit per event costs ~1 ms); if anything in the
+batch fails, the batch is rolled back and its events are applied one transaction each, so a
+poison event cannot hold back the good ones.
+
+The pull loop is our own, on nats-py: FastStream's batch pull loop (0.7) waits until a batch
+is full or its timeout passes, which adds up to that timeout to every hop, and re-fetches with
+ever shorter timeouts, so messages arriving as a pull request expires were lost until
+``ack_wait`` (seen as 30 s stalls in about one test run in four). Here whatever is available
+is handled at once, and a pull request lives long enough that expiry is rare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ideabank_contracts import CloudEvent
+from ideabank_contracts.subjects import STREAM_NAME, dead_letter_subject
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ideabank_infra import metrics
+from ideabank_infra.db import Database
+from ideabank_infra.tables import inbox
+from ideabank_infra.telemetry import extract_context
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("ideabank.consumer")
+
+Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, list[CloudEvent]], Awaitable[None]]
+
+
+@dataclass
+class Subscription:
+    """What one durable consumer listens to and how it handles each event type.
+
+    ``handlers`` maps ``<aggregate>.<event>`` (e.g. ``idea.submitted``) to a handler; the key
+    ``*`` handles every type. Types without a handler are acked and recorded as handled.
+    A consumer that can work on many events at once (read models, fan-out) gives
+    ``batch_handler`` instead: it receives every new event of a fetched batch, in stream
+    order, inside one transaction.
+    """
+
+    name: str
+    subjects: Sequence[str]
+    handlers: dict[str, Handler]
+    stream: str = STREAM_NAME
+    deliver_all: bool = True
+    after_batch: Callable[[], Awaitable[None]] | None = None
+    batch_handler: BatchHandler | None = None
+
+    def handler_for(self, event: CloudEvent) -> Handler | None:
+        """The handler of this event's type, if any."""
+        key = f"{event.aggregate}.{event.event}"
+        return self.handlers.get(key) or self.handlers.get("*")
+
+
+class DeadLetter(Exception):
+    """Raised by a handler for an event that can never succeed: dead-letter it at once."""
+
+
+class EventConsumers:
+    """All durable subscriptions of one service, each with its own pull loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        js: JetStreamContext,
+        *,
+        batch_size: int = 200,
+        max_deliveries: int = 5,
+        redelivery_delay: float = 2.0,
+        ack_wait: float = 30.0,
+        fetch_timeout: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.js = js
+        self.batch_size = batch_size
+        self.max_deliveries = max_deliveries
+        self.redelivery_delay = redelivery_delay
+        self.ack_wait = ack_wait
+        self.fetch_timeout = fetch_timeout
+        self.subscriptions: list[Subscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._running = False
+
+    def add(self, sub: Subscription) -> None:
+        """Register a subscription (call before :meth:`start`)."""
+        self.subscriptions.append(sub)
+
+    def consumer_config(self, sub: Subscription) -> ConsumerConfig:
+        """The durable consumer as declared on the server."""
+        return ConsumerConfig(
+            durable_name=sub.name,
+            filter_subjects=list(sub.subjects),
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL if sub.deliver_all else DeliverPolicy.NEW,
+            # The server-side limit is a backstop one above ours: we dead-letter on the
+            # last allowed delivery ourselves, so the error is kept with the event.
+            max_deliver=self.max_deliveries + 1,
+            ack_wait=self.ack_wait,
+            max_ack_pending=max(1000, self.batch_size * 4),
+        )
+
+    async def start(self) -> None:
+        """Declare every durable consumer and start its pull loop."""
+        self._running = True
+        for sub in self.subscriptions:
+            config = self.consumer_config(sub)
+            try:
+                await self.js.add_consumer(sub.stream, config)
+            except BadRequestError as exc:
+                # It exists with settings the server will not change in place; keep its
+                # position rather than recreate it (an operator can delete it to reset).
+                log.warning("consumer %s kept with its existing settings: %s", sub.name, exc)
+            psub = await self.js.pull_subscribe_bind(durable=sub.name, stream=sub.stream)
+            self._tasks.append(asyncio.create_task(self._loop(sub, psub), name=sub.name))
+
+    async def stop(self) -> None:
+        """Finish the batches in hand, then stop pulling."""
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        # A batch being applied runs on (shielded) until acked; wait for it before the
+        # caller closes the connection underneath it.
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _loop(self, sub: Subscription, psub: Any) -> None:
+        while self._running:
+            try:
+                msgs = await psub.fetch(self.batch_size, timeout=self.fetch_timeout)
+            except TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except NotFoundError:
+                log.error("consumer %s vanished; declaring it again", sub.name)
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):
+                    await self.js.add_consumer(sub.stream, self.consumer_config(sub))
+                continue
+            except Exception as exc:
+                log.warning("fetch for %s failed: %r; retrying", sub.name, exc)
+                await asyncio.sleep(0.5)
+                continue
+            # Shielded so that stopping never cuts a batch between commit and ack.
+            batch = asyncio.ensure_future(self.process(sub, msgs))
+            self._inflight.add(batch)
+            batch.add_done_callback(self._inflight.discard)
+            await asyncio.shield(batch)
+
+    async def process(self, sub: Subscription, msgs: Sequence[Msg]) -> None:
+        """Apply a batch of messages; ack, nak or dead-letter each one."""
+        parsed: list[tuple[Msg, CloudEvent]] = []
+        for msg in msgs:
+            try:
+                parsed.append((msg, CloudEvent.from_json(msg.data)))
+            except Exception as exc:
+                await self._dead_letter(sub, msg, f"not a valid CloudEvent: {exc}")
+        if not parsed:
+            return
+        try:
+            async with self.db.transaction() as conn:
+                await self._apply_batch(sub, conn, parsed)
+        except Exception:
+            if len(parsed) == 1:
+                await self._failed(sub, *parsed[0])
+                return
+            # Something in the batch failed and the whole batch rolled back: one by one now.
+            for msg, event in parsed:
+                try:
+                    async with self.db.transaction() as conn:
+                        await self._apply(sub, conn, msg, event)
+                except Exception:
+                    await self._failed(sub, msg, event)
+                else:
+                    await msg.ack()
+        else:
+            for msg, _ in parsed:
+                await msg.ack()
+        if sub.after_batch is not None:
+            await sub.after_batch()
+
+    async def _apply_batch(
+        self, sub: Subscription, conn: AsyncConnection, items: list[tuple[Msg, CloudEvent]]
+    ) -> None:
+        """The fast path: one inbox look-up and one inbox insert for the whole batch."""
+        # One statement finds the new events and records them: the rows that come back
+        # were inserted, the others were handled before (or appear twice in this batch).
+        now = datetime.now(UTC)
+        rows = {e.id: {"consumer": sub.name, "event_id": e.id, "handled_at": now} for _, e in items}
+        inserted = set(
+            (
+                await conn.execute(
+                    self.db.insert_ignore(inbox).returning(inbox.c.event_id),
+                    list(rows.values()),
+                )
+            ).scalars()
+        )
+        fresh: list[tuple[Msg, CloudEvent]] = []
+        for msg, event in items:
+            if event.id not in inserted:
+                metrics.EVENTS_DUPLICATE.labels(sub.name).inc()
+                continue
+            inserted.discard(event.id)
+            fresh.append((msg, event))
+        if not fresh:
+            return
+        if sub.batch_handler is not None:
+            links: list[trace.Link] = []
+            if _tracing_enabled():
+                for m, _ in fresh:
+                    ctx = trace.get_current_span(extract_context(m.headers)).get_span_context()
+                    if ctx.is_valid:
+                        links.append(trace.Link(ctx))
+            with tracer.start_as_current_span(
+                f"consume batch {sub.name}",
+                kind=trace.SpanKind.CONSUMER,
+                links=links,
+                attributes={"messaging.batch.message_count": len(fresh)},
+            ):
+                await sub.batch_handler(conn, [e for _, e in fresh])
+            counts = Counter(e.type for _, e in fresh)
+            for event_type, n in counts.items():
+                metrics.EVENTS_APPLIED.labels(sub.name, event_type).inc(n)
+            return
+        for msg, event in fresh:
+            handler = sub.handler_for(event)
+            if handler is None:
+                continue
+            with self._span(sub, msg, event):
+                await handler(conn, event)
+            metrics.EVENTS_APPLIED.labels(sub.name, event.type).inc()
+
+    def _span(self, sub: Subscription, msg: Msg, event: CloudEvent) -> Any:
+        return tracer.start_as_current_span(
+            f"consume {event.type}",
+            context=extract_context(msg.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": msg.subject,
+                "messaging.message.id": event.id,
+                "messaging.consumer.group.name": sub.name,
+                "ideabank.tenant": event.tenant,
+            },
+        )
+
+    async def _apply(
+        self, sub: Subscription, conn: AsyncConnection, msg: Msg, event: CloudEvent
+    ) -> None:
+        """The one-by-one path, used when a batch failed: one event, one transaction."""
+        with self._span(sub, msg, event):
+            result = await conn.execute(
+                self.db.insert_ignore(inbox).values(
+                    consumer=sub.name, event_id=event.id, handled_at=datetime.now(UTC)
+                )
+            )
+            if result.rowcount == 0:
+                metrics.EVENTS_DUPLICATE.labels(sub.name).inc()
+                return
+            if sub.batch_handler is not None:
+                await sub.batch_handler(conn, [event])
+                metrics.EVENTS_APPLIED.labels(sub.name, event.type).inc()
+                return
+            handler = sub.handler_for(event)
+            if handler is not None:
+                await handler(conn, event)
+                metrics.EVENTS_APPLIED.labels(sub.name, event.type).inc()
+
+    async def _failed(self, sub: Subscription, msg: Msg, event: CloudEvent) -> None:
+        metrics.EVENTS_FAILED.labels(sub.name).inc()
+        error = _current_error()
+        delivered = msg.metadata.num_delivered or 1
+        permanent = isinstance(_current_exception(), DeadLetter)
+        if permanent or delivered >= self.max_deliveries:
+            log.error(
+                "event %s failed %d time(s), dead-lettering: %s",
+                event.id,
+                delivered,
+                error,
+                extra={"event_id": event.id, "event_type": event.type, "consumer": sub.name},
+            )
+            await self._dead_letter(sub, msg, error)
+            return
+        log.warning(
+            "event %s failed (delivery %d of %d), will be redelivered: %s",
+            event.id,
+            delivered,
+            self.max_deliveries,
+            error,
+            extra={"event_id": event.id, "event_type": event.type, "consumer": sub.name},
+        )
+        await msg.nak(delay=self.redelivery_delay * delivered)
+
+    async def _dead_letter(self, sub: Subscription, msg: Msg, error: str) -> None:
+        original = dict(msg.headers or {})
+        headers = {k: v for k, v in original.items() if k != "Nats-Msg-Id"}
+        event_id = (
+            original.get("Nats-Msg-Id")
+            or original.get("ce-id")
+            or f"seq-{msg.metadata.sequence.stream}"
+        )
+        headers["ce-id"] = event_id
+        headers.update(
+            {
+                "Nats-Msg-Id": f"dead:{sub.name}:{event_id}",
+                "Ideabank-Error": error[:2000],
+                "Ideabank-Consumer": sub.name,
+                "Ideabank-Deliveries": str(msg.metadata.num_delivered or 1),
+                "Ideabank-Original-Subject": msg.subject,
+                "Ideabank-Failed-At": datetime.now(UTC).isoformat(),
+            }
+        )
+        await self.js.publish(dead_letter_subject(sub.name, msg.subject), msg.data, headers=headers)
+        metrics.EVENTS_DEAD_LETTERED.labels(sub.name).inc()
+        await msg.ack()
+
+
+def _tracing_enabled() -> bool:
+    # With no SDK provider installed, spans are no-ops: skip the per-message header parsing.
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def _current_exception() -> BaseException | None:
+    import sys
+
+    return sys.exc_info()[1]
+
+
+def _current_error() -> str:
+    exc = _current_exception()
+    if exc is None:
+        return "unknown error"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def subjects_for(tenant: str = "*", events: Iterable[str] = (">",)) -> list[str]:
+    """Filter subjects for ``<aggregate>.<event>`` names (``>`` for all) of one or all tenants."""
+    out: list[str] = []
+    for ev in events:
+        out.append(f"ideas.v1.{tenant}.>" if ev == ">" else f"ideas.v1.{tenant}.{ev}")
+    return out
+
+
+def as_handlers(**handlers: Handler) -> dict[str, Handler]:
+    """Build a handler map from ``aggregate__event=fn`` keyword arguments."""
+    return {k.replace("__", "."): v for k, v in handlers.items()}

@@ -1,0 +1,31 @@
+"""Prometheus metrics shared by every service (served at ``GET /metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "ideabank_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "ideabank_http_request_seconds",
+    "HTTP request duration",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+RELAY_PUBLISHED = Counter("ideabank_outbox_published_total", "Outbox events published")
+RELAY_BATCH_SECONDS = Histogram(
+    "ideabank_outbox_batch_seconds", "Time to publish one outbox batch to JetStream"
+)
+EVENTS_APPLIED = Counter(
+    "ideabank_events_applied_total", "Events applied by a consumer", ["consumer", "type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "ideabank_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
+)
+EVENTS_FAILED = Counter(
+    "ideabank_events_failed_total", "Handler failures (each delivery counts)", ["consumer"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "ideabank_events_dead_lettered_total", "Events moved to the dead-letter subject", ["consumer"]
+)

@@ -1,0 +1,1 @@
+"""Intake (registrera och fördela idén): capture every idea and route it to its ambassador."""

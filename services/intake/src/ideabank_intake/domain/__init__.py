@@ -1,0 +1,1 @@
+"""Intake's domain: plain Python, no framework imports."""

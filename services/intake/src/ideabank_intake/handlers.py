@@ -1,0 +1,1025 @@
+"""Intake's use cases. Each runs inside the caller's transaction and writes its state,
+its events (outbox) and its audit rows together, so nothing is ever half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ideabank_contracts import CloudEvent, EventData, new_event, parse_data
+from ideabank_contracts.events import idea as ev
+from ideabank_contracts.events import tenancy as tev
+from ideabank_contracts.events.deviations import DeviationRegistered
+from ideabank_infra.consumer import DeadLetter
+from ideabank_infra.outbox import enqueue
+from ideabank_infra.problems import Problem, conflict, forbidden, invalid, not_found
+from ideabank_infra.tables import audit_log
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ideabank_intake.domain import ideas as rules
+from ideabank_intake.domain import similarity
+from ideabank_intake.store import (
+    ambassadors,
+    comments,
+    idea_people,
+    idea_tokens,
+    ideas,
+    insert_ignore,
+    load_idea,
+    org_units,
+    people,
+    public_contacts,
+    replace_tokens,
+    supports,
+    tenants,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/ideabank/intake"
+#: Candidates fetched from the token table before scoring; more only costs time.
+DUPLICATE_CANDIDATES = 50
+DUPLICATE_MAX_POSTINGS = 500  # words in more ideas than this do not find candidates
+DUPLICATE_QUERY_WORDS = 12
+
+
+@dataclass(frozen=True)
+class DuplicatePolicy:
+    """How similar an idea must be, and how many are shown, to count as a likely duplicate."""
+
+    threshold: float = 0.3
+    limit: int = 5
+
+
+@dataclass(frozen=True)
+class NewIdea:
+    """What a new idea holds, whichever channel it came through."""
+
+    title: str
+    description: str
+    problem: str
+    category: str
+    channel: str
+    org_unit_id: str | None = None
+    proposed_solution: str | None = None
+    expected_benefit: str | None = None
+    co_author_ids: tuple[str, ...] = ()
+    anonymous: bool = False
+    language: str | None = None
+    giver_id: str | None = None
+    source_system: str | None = None
+    source_id: str | None = None
+    source_ref: str | None = None
+    source_url: str | None = None
+    origin_tenant: str | None = None
+    origin_idea_id: str | None = None
+    network: str | None = None
+    contact_email: str | None = None
+
+
+@dataclass
+class Submitted:
+    """The stored idea and the likely duplicates pointed out for it."""
+
+    idea: dict[str, Any]
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- events and audit --------------------------------------------------------------------
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str | None,
+    items: Sequence[tuple[EventData, str]],
+    now: datetime,
+    source: str = SOURCE,
+) -> list[CloudEvent]:
+    """Queue events (data, aggregate id) in the outbox and audit each, in the open transaction."""
+    events = [
+        new_event(data, tenant=tenant, subject=subject, source=source, time=now)
+        for data, subject in items
+    ]
+    if not events:
+        return events
+    await enqueue(conn, events)
+    await conn.execute(
+        audit_log.insert(),
+        [
+            {
+                "tenant": tenant,
+                "actor_id": actor_id,
+                "action": f"{e.aggregate}.{e.event}",
+                "subject": e.subject[:64],
+                "event_id": e.id,
+                "detail": None,
+                "at": now,
+            }
+            for e in events
+        ],
+    )
+    return events
+
+
+async def audit(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str | None,
+    action: str,
+    subject: str | None,
+    now: datetime,
+    event_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """One audit row for a change that emits no event of its own."""
+    await conn.execute(
+        audit_log.insert().values(
+            tenant=tenant,
+            actor_id=actor_id,
+            action=action,
+            subject=subject[:64] if subject else None,
+            event_id=event_id,
+            detail=detail,
+            at=now,
+        )
+    )
+
+
+# --- submission and assignment -----------------------------------------------------------
+
+
+async def submit_idea(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    new: NewIdea,
+    now: datetime,
+    policy: DuplicatePolicy,
+    idea_id: str | None = None,
+) -> Submitted:
+    """Register an idea, point out likely duplicates, and assign it if its ambassador is known."""
+    if new.org_unit_id is None:
+        raise invalid("org_unit_id", "an org unit is required")
+    unit = (
+        await conn.execute(
+            select(org_units.c.id, org_units.c.administration_id).where(
+                org_units.c.tenant == tenant, org_units.c.id == new.org_unit_id
+            )
+        )
+    ).first()
+    if unit is None:
+        raise invalid("org_unit_id", f"no org unit {new.org_unit_id!r} in this tenant")
+    co_authors = await _check_co_authors(conn, tenant, new.co_author_ids, new.giver_id)
+    idea_id = idea_id or str(uuid.uuid4())
+    words = similarity.tokens(new.title, new.description, new.problem)
+    duplicates = await find_duplicates(conn, tenant=tenant, words=words, policy=policy)
+    ambassador = await _ambassador_of(conn, tenant, unit.administration_id)
+    status = rules.IN_SCREENING if ambassador else rules.SUBMITTED
+    row: dict[str, Any] = {
+        "tenant": tenant,
+        "id": idea_id,
+        "title": new.title,
+        "description": new.description,
+        "problem": new.problem,
+        "proposed_solution": new.proposed_solution,
+        "expected_benefit": new.expected_benefit,
+        "org_unit_id": unit.id,
+        "administration_id": unit.administration_id,
+        "category": new.category,
+        "channel": new.channel,
+        "language": new.language,
+        "giver_id": new.giver_id,
+        "anonymous": new.anonymous,
+        "co_author_ids": list(co_authors),
+        "status": status,
+        "screened": False,
+        "ambassador_id": ambassador,
+        "source_system": new.source_system,
+        "source_id": new.source_id,
+        "source_ref": new.source_ref,
+        "source_url": new.source_url,
+        "origin_tenant": new.origin_tenant,
+        "origin_idea_id": new.origin_idea_id,
+        "network": new.network,
+        "merged_into_id": None,
+        "possible_duplicate_ids": [d["id"] for d in duplicates],
+        "token_count": len(words),
+        "comments_count": 0,
+        "supports_count": 0,
+        "submitted_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(ideas.insert().values(**row))
+    await _write_authors(conn, tenant, idea_id, new.giver_id, co_authors)
+    await replace_tokens(conn, tenant, idea_id, words)
+    if new.contact_email:
+        await conn.execute(
+            public_contacts.insert().values(tenant=tenant, idea_id=idea_id, email=new.contact_email)
+        )
+    items: list[tuple[EventData, str]] = [
+        (
+            ev.IdeaSubmitted(
+                idea_id=idea_id,
+                actor_id=new.giver_id,
+                org_unit_id=unit.id,
+                administration_id=unit.administration_id,
+                category=new.category,
+                channel=ev.Channel(new.channel),
+                title=new.title,
+                description=new.description,
+                problem=new.problem,
+                proposed_solution=new.proposed_solution,
+                expected_benefit=new.expected_benefit,
+                co_author_ids=co_authors,
+                anonymous=new.anonymous,
+                source_ref=new.source_ref,
+                source_system=new.source_system,
+                language=new.language,
+                possible_duplicate_ids=tuple(d["id"] for d in duplicates),
+                origin_tenant=new.origin_tenant,
+                origin_idea_id=new.origin_idea_id,
+                network=new.network,
+                submitted_at=now,
+            ),
+            idea_id,
+        )
+    ]
+    if ambassador:
+        items.append((_assigned(idea_id, ambassador, unit.administration_id, now), idea_id))
+    await record(conn, tenant=tenant, actor_id=new.giver_id, items=items, now=now)
+    return Submitted(idea=row, duplicates=duplicates)
+
+
+def _assigned(idea_id: str, ambassador: str, administration_id: str, now: datetime) -> EventData:
+    return ev.IdeaAssigned(
+        idea_id=idea_id,
+        ambassador_id=ambassador,
+        administration_id=administration_id,
+        assigned_at=now,
+    )
+
+
+async def assign_waiting_ideas(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    administration_id: str,
+    ambassador_id: str,
+    now: datetime,
+) -> int:
+    """Give every idea of an administration still waiting for an ambassador to ``ambassador_id``."""
+    waiting = [
+        r.id
+        for r in await conn.execute(
+            select(ideas.c.id).where(
+                ideas.c.tenant == tenant,
+                ideas.c.administration_id == administration_id,
+                ideas.c.status == rules.SUBMITTED,
+            )
+        )
+    ]
+    if not waiting:
+        return 0
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id.in_(waiting))
+        .values(status=rules.IN_SCREENING, ambassador_id=ambassador_id, updated_at=now)
+    )
+    await record(
+        conn,
+        tenant=tenant,
+        actor_id=None,
+        items=[(_assigned(i, ambassador_id, administration_id, now), i) for i in waiting],
+        now=now,
+    )
+    return len(waiting)
+
+
+async def find_duplicates(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    words: frozenset[str],
+    policy: DuplicatePolicy,
+    exclude_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Open ideas of the tenant whose word sets are most like ``words``."""
+    if not words or policy.limit <= 0:
+        return []
+    tokens = sorted({w[:100] for w in words})
+    # Look for candidates through the idea's rarer words only: a word that hundreds of
+    # ideas share says little about duplicates, and scanning its postings on every
+    # submission would make each one slower than the last.
+    frequency = {
+        row.token: int(row.n)
+        for row in await conn.execute(
+            select(idea_tokens.c.token, func.count().label("n"))
+            .where(idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(tokens))
+            .group_by(idea_tokens.c.token)
+        )
+    }
+    rare = sorted(
+        (t for t in tokens if 0 < frequency.get(t, 0) <= DUPLICATE_MAX_POSTINGS),
+        key=lambda t: (frequency[t], t),
+    )[:DUPLICATE_QUERY_WORDS]
+    if not rare:
+        return []
+    candidate_ids = (
+        select(idea_tokens.c.idea_id)
+        .where(idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(rare))
+        .distinct()
+        .limit(DUPLICATE_CANDIDATES * 4)
+        .scalar_subquery()
+    )
+    # Then the exact overlap over all words, for those candidates only.
+    shared = func.count().label("shared")
+    stmt = (
+        select(idea_tokens.c.idea_id, shared, ideas.c.token_count)
+        .join(
+            ideas, (ideas.c.tenant == idea_tokens.c.tenant) & (ideas.c.id == idea_tokens.c.idea_id)
+        )
+        .where(
+            idea_tokens.c.tenant == tenant,
+            idea_tokens.c.idea_id.in_(candidate_ids),
+            idea_tokens.c.token.in_(tokens),
+            ideas.c.status.in_(sorted(rules.OPEN_FOR_DUPLICATES)),
+        )
+        .group_by(idea_tokens.c.idea_id, ideas.c.token_count)
+        .order_by(shared.desc())
+        .limit(DUPLICATE_CANDIDATES)
+    )
+    candidates = [
+        (r.idea_id, int(r.shared), int(r.token_count))
+        for r in await conn.execute(stmt)
+        if r.idea_id != exclude_id
+    ]
+    hits = similarity.best_matches(
+        len(words), candidates, threshold=policy.threshold, limit=policy.limit
+    )
+    if not hits:
+        return []
+    found = {
+        r.id: r
+        for r in await conn.execute(
+            select(ideas.c.id, ideas.c.title, ideas.c.status).where(
+                ideas.c.tenant == tenant, ideas.c.id.in_([i for i, _ in hits])
+            )
+        )
+    }
+    return [
+        {"id": i, "title": found[i].title, "status": found[i].status, "score": score}
+        for i, score in hits
+        if i in found
+    ]
+
+
+async def _ambassador_of(conn: AsyncConnection, tenant: str, administration_id: str) -> str | None:
+    row = (
+        await conn.execute(
+            select(ambassadors.c.person_id).where(
+                ambassadors.c.tenant == tenant,
+                ambassadors.c.administration_id == administration_id,
+            )
+        )
+    ).first()
+    return row.person_id if row else None
+
+
+async def _check_co_authors(
+    conn: AsyncConnection, tenant: str, ids: Sequence[str], giver_id: str | None
+) -> tuple[str, ...]:
+    wanted = list(dict.fromkeys(i for i in ids if i != giver_id))
+    if not wanted:
+        return ()
+    known = {
+        r.id
+        for r in await conn.execute(
+            select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
+        )
+    }
+    for i, person_id in enumerate(ids):
+        if person_id != giver_id and person_id not in known:
+            raise invalid(f"co_author_ids[{i}]", f"no person {person_id!r} in this tenant")
+    return tuple(wanted)
+
+
+async def _write_authors(
+    conn: AsyncConnection,
+    tenant: str,
+    idea_id: str,
+    giver_id: str | None,
+    co_authors: Sequence[str],
+) -> None:
+    await conn.execute(
+        idea_people.delete().where(idea_people.c.tenant == tenant, idea_people.c.idea_id == idea_id)
+    )
+    rows = [
+        {"tenant": tenant, "idea_id": idea_id, "person_id": p, "role": "co_author"}
+        for p in co_authors
+    ]
+    if giver_id:
+        rows.append({"tenant": tenant, "idea_id": idea_id, "person_id": giver_id, "role": "giver"})
+    if rows:
+        await conn.execute(idea_people.insert(), rows)
+
+
+def _state(row: Row[Any]) -> rules.IdeaState:
+    return rules.IdeaState(status=row.status, screened=bool(row.screened))
+
+
+def _rule_conflict(exc: rules.RuleBroken) -> Problem:
+    return conflict(exc.message, exc.field)
+
+
+# --- the idea giver's acts ---------------------------------------------------------------
+
+#: Fields the idea giver may revise, in the order the revision event lists them.
+REVISABLE = (
+    "title",
+    "description",
+    "problem",
+    "proposed_solution",
+    "expected_benefit",
+    "org_unit_id",
+    "category",
+    "co_author_ids",
+)
+
+
+async def revise_idea(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str,
+    idea_id: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Edit an idea before screening starts (idea giver or co-author only)."""
+    row = await load_idea(conn, tenant, idea_id, lock=True)
+    if row is None:
+        raise not_found("idea")
+    if actor_id != row.giver_id and actor_id not in (row.co_author_ids or []):
+        raise forbidden("only the idea giver or a co-author may edit the idea")
+    try:
+        rules.check_edit(_state(row))
+    except rules.RuleBroken as exc:
+        raise _rule_conflict(exc) from exc
+    current = dict(row._mapping)
+    values: dict[str, Any] = {}
+    for name in REVISABLE:
+        if name not in changes:
+            continue
+        value = changes[name]
+        if name in ("title", "description", "problem", "category", "org_unit_id") and value is None:
+            raise invalid(name, "may not be empty")
+        if name == "co_author_ids":
+            value = list(await _check_co_authors(conn, tenant, value or [], row.giver_id))
+        if value != current[name]:
+            values[name] = value
+    if "org_unit_id" in values:
+        unit = (
+            await conn.execute(
+                select(org_units.c.administration_id).where(
+                    org_units.c.tenant == tenant, org_units.c.id == values["org_unit_id"]
+                )
+            )
+        ).first()
+        if unit is None:
+            raise invalid("org_unit_id", f"no org unit {values['org_unit_id']!r} in this tenant")
+        if unit.administration_id != row.administration_id:
+            values["administration_id"] = unit.administration_id
+    if not values:
+        return current
+    after = {**current, **values, "updated_at": now}
+    items: list[tuple[EventData, str]] = []
+    if "administration_id" in values:
+        # Another administration screens it now: its ambassador, or nobody yet.
+        ambassador = await _ambassador_of(conn, tenant, values["administration_id"])
+        after["ambassador_id"] = ambassador
+        after["status"] = rules.IN_SCREENING if ambassador else rules.SUBMITTED
+    words = similarity.tokens(after["title"], after["description"], after["problem"])
+    after["token_count"] = len(words)
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id == idea_id)
+        .values(
+            {k: after[k] for k in (*values, "updated_at", "token_count", "ambassador_id", "status")}
+        )
+    )
+    if {"title", "description", "problem"} & values.keys():
+        await replace_tokens(conn, tenant, idea_id, words)
+    if "co_author_ids" in values:
+        await _write_authors(conn, tenant, idea_id, row.giver_id, after["co_author_ids"])
+    items.append(
+        (
+            ev.IdeaRevised(
+                idea_id=idea_id,
+                actor_id=actor_id,
+                org_unit_id=after["org_unit_id"],
+                administration_id=after["administration_id"],
+                category=after["category"],
+                title=after["title"],
+                description=after["description"],
+                problem=after["problem"],
+                proposed_solution=after["proposed_solution"],
+                expected_benefit=after["expected_benefit"],
+                co_author_ids=tuple(after["co_author_ids"]),
+                changed_fields=tuple(n for n in REVISABLE if n in values),
+                revised_at=now,
+            ),
+            idea_id,
+        )
+    )
+    if "administration_id" in values and after["ambassador_id"]:
+        items.append(
+            (_assigned(idea_id, after["ambassador_id"], after["administration_id"], now), idea_id)
+        )
+    await record(conn, tenant=tenant, actor_id=actor_id, items=items, now=now)
+    return after
+
+
+async def withdraw_idea(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str,
+    idea_id: str,
+    reason: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The idea giver withdraws the idea, at any time before a decision."""
+    row = await load_idea(conn, tenant, idea_id, lock=True)
+    if row is None:
+        raise not_found("idea")
+    if actor_id != row.giver_id:
+        raise forbidden("only the idea giver may withdraw the idea")
+    try:
+        rules.check_withdraw(_state(row))
+    except rules.RuleBroken as exc:
+        raise _rule_conflict(exc) from exc
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id == idea_id)
+        .values(status=rules.WITHDRAWN, updated_at=now)
+    )
+    data = ev.IdeaWithdrawn(
+        idea_id=idea_id,
+        actor_id=actor_id,
+        previous_status=ev.IdeaStatus(row.status),
+        reason=reason,
+        withdrawn_at=now,
+    )
+    await record(conn, tenant=tenant, actor_id=actor_id, items=[(data, idea_id)], now=now)
+    return {**dict(row._mapping), "status": rules.WITHDRAWN, "updated_at": now}
+
+
+# --- everyone's acts ---------------------------------------------------------------------
+
+
+async def comment_on_idea(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str,
+    idea_id: str,
+    body: str,
+    reply_to_comment_id: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Anyone of the tenant comments on an idea."""
+    if await load_idea(conn, tenant, idea_id, lock=True) is None:
+        raise not_found("idea")
+    if reply_to_comment_id is not None:
+        parent = (
+            await conn.execute(
+                select(comments.c.id).where(
+                    comments.c.tenant == tenant,
+                    comments.c.idea_id == idea_id,
+                    comments.c.id == reply_to_comment_id,
+                )
+            )
+        ).first()
+        if parent is None:
+            raise invalid("reply_to_comment_id", "no such comment on this idea")
+    row = {
+        "tenant": tenant,
+        "id": str(uuid.uuid4()),
+        "idea_id": idea_id,
+        "author_id": actor_id,
+        "body": body,
+        "reply_to_comment_id": reply_to_comment_id,
+        "redacted": False,
+        "created_at": now,
+    }
+    await conn.execute(comments.insert().values(**row))
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id == idea_id)
+        .values(comments_count=ideas.c.comments_count + 1)
+    )
+    data = ev.IdeaCommented(
+        idea_id=idea_id,
+        actor_id=actor_id,
+        comment_id=row["id"],
+        body=body,
+        reply_to_comment_id=reply_to_comment_id,
+        commented_at=now,
+    )
+    await record(conn, tenant=tenant, actor_id=actor_id, items=[(data, idea_id)], now=now)
+    return row
+
+
+async def support_idea(
+    conn: AsyncConnection, *, tenant: str, actor_id: str, idea_id: str, now: datetime
+) -> tuple[bool, int]:
+    """Anyone of the tenant supports an idea, once; returns (new support?, supports count)."""
+    row = await load_idea(conn, tenant, idea_id, lock=True)
+    if row is None:
+        raise not_found("idea")
+    added = await insert_ignore(
+        conn,
+        supports,
+        {"tenant": tenant, "idea_id": idea_id, "person_id": actor_id, "created_at": now},
+        ["tenant", "idea_id", "person_id"],
+    )
+    if not added:
+        return False, int(row.supports_count)
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id == idea_id)
+        .values(supports_count=ideas.c.supports_count + 1)
+    )
+    data = ev.IdeaSupported(idea_id=idea_id, actor_id=actor_id, supported_at=now)
+    await record(conn, tenant=tenant, actor_id=actor_id, items=[(data, idea_id)], now=now)
+    return True, int(row.supports_count) + 1
+
+
+async def merge_idea(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    actor_id: str,
+    actor_roles: frozenset[str],
+    idea_id: str,
+    into_idea_id: str,
+    motivation: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """An ambassador of the idea's administration (or the innovation group) merges a duplicate."""
+    # Lock in id order so two opposite merges cannot deadlock.
+    locked = {}
+    for i in sorted({idea_id, into_idea_id}):
+        locked[i] = await load_idea(conn, tenant, i, lock=True)
+    row = locked[idea_id]
+    if row is None:
+        raise not_found("idea")
+    if "innovation_group" not in actor_roles:
+        ambassador = await _ambassador_of(conn, tenant, row.administration_id)
+        if "ambassador" not in actor_roles or ambassador != actor_id:
+            raise forbidden("only the ambassador of the idea's administration may merge it")
+    target = locked[into_idea_id]
+    if target is None:
+        raise invalid("into_idea_id", "no such idea in this tenant")
+    try:
+        rules.check_merge(_state(row), _state(target), same_idea=idea_id == into_idea_id)
+    except rules.RuleBroken as exc:
+        raise _rule_conflict(exc) from exc
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id == idea_id)
+        .values(status=rules.MERGED, merged_into_id=into_idea_id, updated_at=now)
+    )
+    data = ev.IdeaMerged(
+        idea_id=idea_id,
+        actor_id=actor_id,
+        into_idea_id=into_idea_id,
+        motivation=motivation,
+        merged_at=now,
+    )
+    await record(conn, tenant=tenant, actor_id=actor_id, items=[(data, idea_id)], now=now)
+    return {
+        **dict(row._mapping),
+        "status": rules.MERGED,
+        "merged_into_id": into_idea_id,
+        "updated_at": now,
+    }
+
+
+# --- what other systems and services tell intake -----------------------------------------
+
+
+async def first_administration(conn: AsyncConnection, tenant: str) -> str | None:
+    """The tenant's first administration (by id): where unaddressed ideas go."""
+    row = (
+        await conn.execute(
+            select(org_units.c.id)
+            .where(org_units.c.tenant == tenant, org_units.c.kind == "administration")
+            .order_by(org_units.c.id)
+            .limit(1)
+        )
+    ).first()
+    return row.id if row else None
+
+
+async def _known_unit(conn: AsyncConnection, tenant: str, *candidates: str | None) -> str | None:
+    for unit_id in candidates:
+        if unit_id is None:
+            continue
+        found = (
+            await conn.execute(
+                select(org_units.c.id).where(
+                    org_units.c.tenant == tenant, org_units.c.id == unit_id
+                )
+            )
+        ).first()
+        if found is not None:
+            return unit_id
+    return await first_administration(conn, tenant)
+
+
+async def tenant_exists(conn: AsyncConnection, tenant: str) -> bool:
+    """Whether the tenant is registered."""
+    row = (await conn.execute(select(tenants.c.tenant).where(tenants.c.tenant == tenant))).first()
+    return row is not None
+
+
+async def on_deviation_registered(
+    conn: AsyncConnection, event: CloudEvent, *, now: datetime, policy: DuplicatePolicy
+) -> None:
+    """A deviation with a suggestion becomes exactly one idea (channel ``deviation``)."""
+    data = DeviationRegistered.model_validate(event.data)
+    tenant = event.tenant
+    existing = (
+        await conn.execute(
+            select(ideas.c.id).where(
+                ideas.c.tenant == tenant,
+                ideas.c.source_system == data.source_system,
+                ideas.c.source_id == data.deviation_id,
+            )
+        )
+    ).first()
+    if existing is not None:
+        return
+    unit = await _known_unit(conn, tenant, data.org_unit_id)
+    if unit is None:
+        raise DeadLetter(f"tenant {tenant!r} has no org units to put the deviation under")
+    # The same deviation always gets the same idea id, so a redelivery cannot fork it.
+    idea_id = str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{data.source_system}/{data.deviation_id}")
+    )
+    new = NewIdea(
+        title=data.title,
+        description=data.description,
+        problem=data.description,
+        proposed_solution=data.suggested_improvement,
+        category=data.category or "deviation",
+        channel=ev.Channel.DEVIATION.value,
+        org_unit_id=unit,
+        source_system=data.source_system,
+        source_id=data.deviation_id,
+        source_ref=data.deviation_id,
+        source_url=str(data.url) if data.url else None,
+    )
+    await submit_idea(conn, tenant=tenant, new=new, now=now, policy=policy, idea_id=idea_id)
+
+
+async def on_idea_adopted(
+    conn: AsyncConnection, event: CloudEvent, *, now: datetime, policy: DuplicatePolicy
+) -> None:
+    """An adoption becomes a new idea of the adopting tenant that remembers its origin."""
+    data = ev.IdeaAdopted.model_validate(event.data)
+    tenant = event.tenant
+    if await load_idea(conn, tenant, data.idea_id) is not None:
+        return
+    # The origin idea's text lives in this same service (other tenant's rows); the people
+    # involved are never copied, only what the origin offered to the network.
+    origin = await load_idea(conn, data.origin_tenant, data.origin_idea_id)
+    title = data.title or (origin.title if origin else None) or "Adopted idea"
+    description = (
+        data.summary
+        or (origin.description if origin else None)
+        or f"Adopted from {data.origin_tenant} through the network {data.network}"
+    )
+    unit = await _known_unit(conn, tenant, data.org_unit_id, data.administration_id)
+    if unit is None:
+        raise DeadLetter(f"tenant {tenant!r} has no org units to put the adopted idea under")
+    new = NewIdea(
+        title=title,
+        description=description,
+        problem=(origin.problem if origin else None) or description,
+        proposed_solution=origin.proposed_solution if origin else None,
+        expected_benefit=origin.expected_benefit if origin else None,
+        category=data.category or (origin.category if origin else None) or "network",
+        channel=ev.Channel.NETWORK.value,
+        org_unit_id=unit,
+        giver_id=data.actor_id,
+        origin_tenant=data.origin_tenant,
+        origin_idea_id=data.origin_idea_id,
+        network=data.network,
+    )
+    await submit_idea(conn, tenant=tenant, new=new, now=now, policy=policy, idea_id=data.idea_id)
+
+
+async def on_status_event(conn: AsyncConnection, event: CloudEvent, *, now: datetime) -> None:
+    """Follow another service's status change so intake's rules and filters stay current."""
+    data = parse_data(event)
+    idea_id = getattr(data, "idea_id", None)
+    if idea_id is None:
+        return
+    row = await load_idea(conn, event.tenant, idea_id, lock=True)
+    if row is None:
+        log.warning("status event %s for unknown idea %s/%s", event.type, event.tenant, idea_id)
+        return
+    kind = f"{event.aggregate}.{event.event}"
+    outcome = getattr(data, "outcome", None)
+    to_status = getattr(data, "to_status", None)
+    before = _state(row)
+    after = rules.project_status(
+        before,
+        kind,
+        outcome=str(outcome.value) if outcome is not None else None,
+        to_status=str(to_status.value) if to_status is not None else None,
+    )
+    if after == before:
+        return
+    await conn.execute(
+        update(ideas)
+        .where(ideas.c.tenant == event.tenant, ideas.c.id == idea_id)
+        .values(status=after.status, screened=after.screened, updated_at=now)
+    )
+    await audit(
+        conn,
+        tenant=event.tenant,
+        actor_id=getattr(data, "actor_id", None),
+        action=f"status.{after.status}",
+        subject=idea_id,
+        event_id=event.id,
+        detail=f"{before.status} -> {after.status} by {kind}",
+        now=now,
+    )
+
+
+# --- personal data (SPEC §8) -------------------------------------------------------------
+
+
+def pseudonym(tenant: str, person_id: str) -> str:
+    """The stable stand-in for an erased person's id."""
+    digest = hashlib.sha256(f"{tenant}/{person_id}".encode()).hexdigest()[:16]
+    return f"erased-{digest}"
+
+
+async def export_person(conn: AsyncConnection, *, tenant: str, person_id: str) -> dict[str, Any]:
+    """Everything intake holds about a person: their record, ideas, comments and supports."""
+    person = (
+        await conn.execute(
+            select(people).where(people.c.tenant == tenant, people.c.id == person_id)
+        )
+    ).first()
+    authored = select(idea_people.c.idea_id).where(
+        idea_people.c.tenant == tenant, idea_people.c.person_id == person_id
+    )
+    idea_rows = await conn.execute(
+        select(ideas)
+        .where(ideas.c.tenant == tenant, ideas.c.id.in_(authored))
+        .order_by(ideas.c.submitted_at)
+    )
+    comment_rows = await conn.execute(
+        select(comments)
+        .where(comments.c.tenant == tenant, comments.c.author_id == person_id)
+        .order_by(comments.c.created_at)
+    )
+    support_rows = await conn.execute(
+        select(supports.c.idea_id, supports.c.created_at).where(
+            supports.c.tenant == tenant, supports.c.person_id == person_id
+        )
+    )
+    skip = {"tenant", "token_count"}
+    return {
+        "person": {k: v for k, v in person._mapping.items() if k != "tenant"} if person else None,
+        "ideas": [
+            {
+                **{k: v for k, v in r._mapping.items() if k not in skip},
+                "role": "giver" if r.giver_id == person_id else "co_author",
+            }
+            for r in idea_rows
+        ],
+        "comments": [{k: v for k, v in r._mapping.items() if k != "tenant"} for r in comment_rows],
+        "supports": [dict(r._mapping) for r in support_rows],
+    }
+
+
+async def erase_person(
+    conn: AsyncConnection, *, tenant: str, person_id: str, actor_id: str, now: datetime
+) -> dict[str, Any]:
+    """Replace a person by a pseudonym everywhere in intake and blank their comments."""
+    alias = pseudonym(tenant, person_id)
+    affected: set[str] = set()
+    for stmt in (
+        select(idea_people.c.idea_id).where(
+            idea_people.c.tenant == tenant, idea_people.c.person_id == person_id
+        ),
+        select(comments.c.idea_id).where(
+            comments.c.tenant == tenant, comments.c.author_id == person_id
+        ),
+        select(supports.c.idea_id).where(
+            supports.c.tenant == tenant, supports.c.person_id == person_id
+        ),
+        select(ideas.c.id).where(ideas.c.tenant == tenant, ideas.c.ambassador_id == person_id),
+    ):
+        affected.update(r[0] for r in await conn.execute(stmt))
+    person = (
+        await conn.execute(
+            select(people).where(people.c.tenant == tenant, people.c.id == person_id)
+        )
+    ).first()
+    if person is None and not affected:
+        raise not_found("person")
+    for row in await conn.execute(
+        select(ideas.c.id, ideas.c.co_author_ids).where(
+            ideas.c.tenant == tenant, ideas.c.id.in_(sorted(affected))
+        )
+    ):
+        co_authors = list(row.co_author_ids or [])
+        if person_id in co_authors:
+            await conn.execute(
+                update(ideas)
+                .where(ideas.c.tenant == tenant, ideas.c.id == row.id)
+                .values(co_author_ids=[alias if p == person_id else p for p in co_authors])
+            )
+    base = (ideas.c.tenant == tenant,)
+    await conn.execute(
+        update(ideas).where(*base, ideas.c.giver_id == person_id).values(giver_id=alias)
+    )
+    await conn.execute(
+        update(ideas).where(*base, ideas.c.ambassador_id == person_id).values(ambassador_id=alias)
+    )
+    await conn.execute(
+        update(idea_people)
+        .where(idea_people.c.tenant == tenant, idea_people.c.person_id == person_id)
+        .values(person_id=alias)
+    )
+    await conn.execute(
+        update(comments)
+        .where(comments.c.tenant == tenant, comments.c.author_id == person_id)
+        .values(author_id=alias, body="", redacted=True)
+    )
+    await conn.execute(
+        update(supports)
+        .where(supports.c.tenant == tenant, supports.c.person_id == person_id)
+        .values(person_id=alias)
+    )
+    request_id = str(uuid.uuid4())
+    items: list[tuple[EventData, str]] = [
+        (
+            ev.IdeaRedacted(
+                idea_id=idea_id,
+                actor_id=actor_id,
+                person_id=person_id,
+                erasure_request_id=request_id,
+                redacted_at=now,
+            ),
+            idea_id,
+        )
+        for idea_id in sorted(affected)
+    ]
+    if person is not None and person.active:
+        # The directory keeps the id (other services' projections key on it) but loses
+        # the name and address; person.updated tells every service to do the same.
+        redacted = {"name": "Raderad person", "email": f"{alias}@erased.invalid", "active": False}
+        await conn.execute(
+            update(people)
+            .where(people.c.tenant == tenant, people.c.id == person_id)
+            .values(**redacted)
+        )
+        items.append(
+            (
+                tev.PersonUpdated(
+                    person_id=person_id,
+                    name=redacted["name"],
+                    email=redacted["email"],
+                    language=person.language,
+                    org_unit_id=person.org_unit_id,
+                    roles=tuple(tev.Role(r) for r in person.roles),
+                    active=False,
+                ),
+                person_id,
+            )
+        )
+    await record(conn, tenant=tenant, actor_id=actor_id, items=items, now=now)
+    return {
+        "person_id": person_id,
+        "pseudonym": alias,
+        "ideas": sorted(affected),
+        "erasure_request_id": request_id,
+    }

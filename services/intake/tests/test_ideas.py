@@ -1,0 +1,370 @@
+"""Ideas through the staff portal: submit, assign, edit, withdraw, comment, support, merge."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ideabank_contracts.events import DecisionMade, IdeaResumed, ScreeningCompleted
+from ideabank_contracts.events.decision import DecisionBody, DecisionKind, DecisionOutcome
+from ideabank_contracts.events.idea import IdeaStatus
+from ideabank_contracts.events.screening import ScreeningOutcome
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def screening(idea_id: str, outcome: str, **extra: Any) -> ScreeningCompleted:
+    return ScreeningCompleted(
+        idea_id=idea_id,
+        screening_id=f"s-{idea_id}-{outcome}",
+        actor_id="amb",
+        administration_id="vof",
+        outcome=ScreeningOutcome(outcome),
+        template_version=1,
+        completed_at=NOW,
+        **extra,
+    )
+
+
+async def test_submit_assigns_to_the_ambassador_and_announces_it(org, stream_events) -> None:
+    answer = await org.submit(co_author_ids=["coauth"])
+    idea = answer["idea"]
+    assert idea["status"] == "in_screening"
+    assert idea["ambassador_id"] == "amb"
+    assert idea["administration_id"] == "vof"
+    assert idea["channel"] == "staff_portal"
+    assert idea["giver_id"] == "giver" and idea["co_author_ids"] == ["coauth"]
+    assert answer["duplicates"] == []
+
+    events = await stream_events({"idea.submitted", "idea.assigned"}, at_least=2)
+    by_type = {f"{e.aggregate}.{e.event}": e for e in events}
+    submitted = by_type["idea.submitted"]
+    assert submitted.subject == idea["id"]
+    assert submitted.nats_subject == f"ideas.v1.{org.tenant}.idea.submitted"
+    assert submitted.data["actor_id"] == "giver"
+    assert submitted.data["org_unit_id"] == "norr"
+    assert submitted.data["administration_id"] == "vof"
+    assert submitted.data["co_author_ids"] == ["coauth"]
+    assert by_type["idea.assigned"].data["ambassador_id"] == "amb"
+    for e in events:
+        text = e.to_json().decode()
+        assert "@" not in text and "Greta" not in text and "Anna" not in text
+
+
+async def test_an_idea_waits_for_its_ambassador_and_is_assigned_when_one_is_named(
+    org, stream_events
+) -> None:
+    idea = (await org.submit(org_unit_id="skola1"))["idea"]
+    assert idea["status"] == "submitted" and idea["ambassador_id"] is None
+    resp = await org.client.put(
+        "/v1/admin/tenancy",
+        json={"ambassadors": [{"administration_id": "skol", "person_id": "amb2"}]},
+        headers=org.admin,
+    )
+    assert resp.status_code == 200, resp.text
+    after = await org.idea(idea["id"])
+    assert after["status"] == "in_screening" and after["ambassador_id"] == "amb2"
+    assigned = await stream_events({"idea.assigned"})
+    assert [(e.subject, e.data["ambassador_id"]) for e in assigned] == [(idea["id"], "amb2")]
+
+
+async def test_bad_input_names_the_field_and_writes_nothing(org) -> None:
+    h = org.headers("giver")
+    base = {"title": "T", "description": "D", "problem": "P", "org_unit_id": "norr"}
+    cases = [
+        ({k: v for k, v in base.items() if k != "title"}, "title"),
+        ({**base, "title": "   "}, "title"),
+        ({**base, "org_unit_id": "nowhere"}, "org_unit_id"),
+        ({**base, "co_author_ids": ["ghost"]}, "co_author_ids[0]"),
+        ({**base, "surprise": 1}, "surprise"),
+        ({**base, "title": "x" * 301}, "title"),
+    ]
+    for body, field in cases:
+        resp = await org.client.post("/v1/ideas", json=body, headers=h)
+        assert resp.status_code == 422, (field, resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["field"] == field
+    listed = await org.client.get("/v1/ideas", headers=h)
+    assert listed.json()["total"] == 0
+    assert (await org.client.get("/v1/ideas?status=nonsense", headers=h)).json()[
+        "field"
+    ] == "status"
+    # Another tenant's org unit does not exist for this tenant.
+    other = org.headers("giver", "employee", tenant=f"{org.tenant}x")
+    resp = await org.client.post("/v1/ideas", json=base, headers=other)
+    assert resp.status_code == 422 and resp.json()["field"] == "org_unit_id"
+    assert (await org.client.post("/v1/ideas", json=base)).status_code == 401
+
+
+async def test_edit_until_screening_then_409(org, publish, stream_events) -> None:
+    idea = (await org.submit(co_author_ids=["coauth"]))["idea"]
+    url = f"/v1/ideas/{idea['id']}"
+    resp = await org.client.patch(url, json={"title": "Digitala lås"}, headers=org.headers("giver"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["title"] == "Digitala lås"
+    resp = await org.client.patch(
+        url, json={"expected_benefit": "30 min per dag"}, headers=org.headers("coauth")
+    )
+    assert resp.status_code == 200
+    resp = await org.client.patch(url, json={"title": "Mitt"}, headers=org.headers("other"))
+    assert resp.status_code == 403
+    resp = await org.client.patch(url, json={"org_unit_id": "x"}, headers=org.headers("giver"))
+    assert resp.status_code == 422 and resp.json()["field"] == "org_unit_id"
+    assert (await org.client.patch(url, json={}, headers=org.headers("giver"))).status_code == 422
+    revised = await stream_events({"idea.revised"}, at_least=2)
+    assert sorted(tuple(e.data["changed_fields"]) for e in revised) == [
+        ("expected_benefit",),
+        ("title",),
+    ]
+
+    await publish(
+        screening(idea["id"], "quick_win", routed_to_org_unit_id="norr"), subject=idea["id"]
+    )
+    await org.wait_status(idea["id"], "quick_win")
+    resp = await org.client.patch(url, json={"title": "Sent"}, headers=org.headers("giver"))
+    assert resp.status_code == 409
+    assert resp.json()["type"].endswith("/invalid-transition")
+
+
+async def test_a_resumed_idea_stays_uneditable(org, publish) -> None:
+    idea = (await org.submit())["idea"]
+    await publish(
+        screening(idea["id"], "paused", revisit_date=date(2026, 6, 1)), subject=idea["id"]
+    )
+    await org.wait_status(idea["id"], "paused")
+    await publish(
+        IdeaResumed(
+            idea_id=idea["id"],
+            from_status=IdeaStatus.PAUSED,
+            to_status=IdeaStatus.IN_SCREENING,
+            resumed_at=NOW,
+        ),
+        subject=idea["id"],
+    )
+    await org.wait_status(idea["id"], "in_screening")
+    resp = await org.client.patch(
+        f"/v1/ideas/{idea['id']}", json={"title": "Nu"}, headers=org.headers("giver")
+    )
+    assert resp.status_code == 409
+
+
+async def test_withdraw_before_a_decision_but_not_after(org, publish, stream_events) -> None:
+    first = (await org.submit())["idea"]
+    url = f"/v1/ideas/{first['id']}/withdraw"
+    assert (await org.client.post(url, headers=org.headers("other"))).status_code == 403
+    assert (await org.client.post(url, headers=org.headers("coauth"))).status_code == 403
+    resp = await org.client.post(
+        url, json={"reason": "Löst på annat sätt"}, headers=org.headers("giver")
+    )
+    assert resp.status_code == 200 and resp.json()["status"] == "withdrawn"
+    assert (await org.client.post(url, headers=org.headers("giver"))).status_code == 409
+    patch = await org.client.patch(
+        f"/v1/ideas/{first['id']}", json={"title": "x"}, headers=org.headers("giver")
+    )
+    assert patch.status_code == 409
+    withdrawn = await stream_events({"idea.withdrawn"})
+    assert withdrawn[0].data["previous_status"] == "in_screening"
+    assert withdrawn[0].data["actor_id"] == "giver"
+
+    # A screening that raced with the withdrawal does not bring the idea back.
+    await publish(screening(first["id"], "in_development"), subject=first["id"])
+
+    second = (await org.submit(title="Annan idé"))["idea"]
+    await publish(
+        screening(second["id"], "quick_win", routed_to_org_unit_id="norr"), subject=second["id"]
+    )
+    await publish(
+        DecisionMade(
+            idea_id=second["id"],
+            decision_id="d1",
+            actor_id="boss",
+            decided_by=DecisionBody.UNIT_MANAGER,
+            org_unit_id="norr",
+            administration_id="vof",
+            outcome=DecisionOutcome.APPROVED,
+            kind=DecisionKind.DIRECT,
+            implementer_id="other",
+            decided_at=NOW,
+        ),
+        subject=second["id"],
+    )
+    await org.wait_status(second["id"], "approved")
+    resp = await org.client.post(f"/v1/ideas/{second['id']}/withdraw", headers=org.headers("giver"))
+    assert resp.status_code == 409
+    assert (await org.idea(first["id"]))["status"] == "withdrawn"
+
+
+async def test_comments_and_supports_by_anyone_of_the_tenant_only(org, stream_events) -> None:
+    idea = (await org.submit())["idea"]
+    url = f"/v1/ideas/{idea['id']}"
+    resp = await org.client.post(
+        f"{url}/comments", json={"body": "Bra!"}, headers=org.headers("other")
+    )
+    assert resp.status_code == 201, resp.text
+    comment = resp.json()
+    reply = await org.client.post(
+        f"{url}/comments",
+        json={"body": "Tack", "reply_to_comment_id": comment["id"]},
+        headers=org.headers("giver"),
+    )
+    assert reply.status_code == 201
+    bad = await org.client.post(
+        f"{url}/comments",
+        json={"body": "?", "reply_to_comment_id": "nope"},
+        headers=org.headers("giver"),
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "reply_to_comment_id"
+    empty = await org.client.post(
+        f"{url}/comments", json={"body": ""}, headers=org.headers("giver")
+    )
+    assert empty.status_code == 422 and empty.json()["field"] == "body"
+
+    first = await org.client.post(f"{url}/supports", headers=org.headers("other"))
+    again = await org.client.post(f"{url}/supports", headers=org.headers("other"))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["supports_count"] == 1
+
+    stranger = org.headers("other", "employee", tenant=f"{org.tenant}x")
+    assert (
+        await org.client.post(f"{url}/comments", json={"body": "Hej"}, headers=stranger)
+    ).status_code == 404
+    assert (await org.client.post(f"{url}/supports", headers=stranger)).status_code == 404
+    assert (await org.client.get(url, headers=stranger)).status_code == 404
+    assert (await org.client.get(f"{url}/comments", headers=stranger)).status_code == 404
+
+    seen = await org.idea(idea["id"], "other")
+    assert seen["comments_count"] == 2 and seen["supports_count"] == 1 and seen["supported_by_me"]
+    listed = (await org.client.get(f"{url}/comments", headers=org.headers("ig"))).json()["items"]
+    assert [c["body"] for c in listed] == ["Bra!", "Tack"]
+    supported = await stream_events({"idea.supported"})
+    assert len(supported) == 1 and supported[0].data["actor_id"] == "other"
+    commented = await stream_events({"idea.commented"}, at_least=2)
+    assert {e.data["body"] for e in commented} == {"Bra!", "Tack"}
+
+
+async def test_merge_by_the_ambassador_of_the_administration(org, stream_events) -> None:
+    keep = (await org.submit())["idea"]
+    dup = (await org.submit(person="other"))["idea"]
+    url = f"/v1/ideas/{dup['id']}/merge"
+    body = {"into_idea_id": keep["id"], "motivation": "Samma förslag"}
+    assert (await org.client.post(url, json=body, headers=org.headers("giver"))).status_code == 403
+    assert (await org.client.post(url, json=body, headers=org.headers("amb2"))).status_code == 403
+    resp = await org.client.post(url, json={"into_idea_id": "nope"}, headers=org.headers("amb"))
+    assert resp.status_code == 422 and resp.json()["field"] == "into_idea_id"
+    resp = await org.client.post(url, json={"into_idea_id": dup["id"]}, headers=org.headers("amb"))
+    assert resp.status_code == 409
+    resp = await org.client.post(url, json=body, headers=org.headers("amb"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "merged" and resp.json()["merged_into_id"] == keep["id"]
+    assert (await org.client.post(url, json=body, headers=org.headers("amb"))).status_code == 409
+    # The innovation group may merge in any administration.
+    third = (await org.submit(title="Tredje"))["idea"]
+    resp = await org.client.post(
+        f"/v1/ideas/{third['id']}/merge",
+        json={"into_idea_id": keep["id"]},
+        headers=org.headers("ig"),
+    )
+    assert resp.status_code == 200
+    # Into a merged idea: no.
+    fourth = (await org.submit(title="Fjärde"))["idea"]
+    resp = await org.client.post(
+        f"/v1/ideas/{fourth['id']}/merge",
+        json={"into_idea_id": dup["id"]},
+        headers=org.headers("ig"),
+    )
+    assert resp.status_code == 409 and resp.json()["field"] == "into_idea_id"
+    merged = await stream_events({"idea.merged"}, at_least=2)
+    assert {(e.subject, e.data["into_idea_id"]) for e in merged} == {
+        (dup["id"], keep["id"]),
+        (third["id"], keep["id"]),
+    }
+
+
+async def test_likely_duplicates_are_pointed_out(org) -> None:
+    first = (await org.submit())["idea"]
+    await org.submit(
+        title="Fixa skolmaten",
+        description="Mer vegetariskt i skolrestaurangen",
+        problem="Eleverna äter för lite",
+        org_unit_id="skola1",
+    )
+    answer = await org.submit(
+        person="other",
+        title="Digitala nycklar för hemtjänsten",
+        description="Byt de fysiska nycklarna till brukarnas hem mot digitala lås.",
+        problem="Vi tappar tid på att hämta nycklar varje morgon.",
+    )
+    hints = answer["duplicates"]
+    assert [h["id"] for h in hints] == [first["id"]]
+    assert hints[0]["score"] >= 0.3 and hints[0]["title"] == first["title"]
+    assert answer["idea"]["possible_duplicate_ids"] == [first["id"]]
+    unrelated = await org.submit(
+        title="Cykelparkering",
+        description="Tak över cyklarna",
+        problem="Regn",
+        org_unit_id="skola1",
+    )
+    assert unrelated["duplicates"] == []
+
+
+async def test_anonymous_ideas_hide_their_giver_from_others(org) -> None:
+    idea = (await org.submit(anonymous=True))["idea"]
+    assert idea["giver_id"] == "giver"
+    assert (await org.idea(idea["id"], "other"))["giver_id"] is None
+    assert (await org.idea(idea["id"], "amb"))["giver_id"] is None
+    listed = (await org.client.get("/v1/ideas", headers=org.headers("other"))).json()["items"]
+    assert listed[0]["giver_id"] is None and not listed[0]["mine"]
+    mine = (await org.client.get("/v1/ideas?mine=true", headers=org.headers("giver"))).json()
+    assert mine["items"][0]["giver_id"] == "giver"
+
+
+async def test_list_filters_and_paging(org) -> None:
+    a = (await org.submit())["idea"]
+    b = (await org.submit(person="other", title="Skolgården", org_unit_id="skola1"))["idea"]
+    c = (await org.submit(person="other", title="Matsalen", org_unit_id="hemtjanst"))["idea"]
+    h = org.headers("amb")
+
+    async def ids(query: str) -> list[str]:
+        resp = await org.client.get(f"/v1/ideas{query}", headers=h)
+        assert resp.status_code == 200, resp.text
+        return [i["id"] for i in resp.json()["items"]]
+
+    assert set(await ids("")) == {a["id"], b["id"], c["id"]}
+    assert set(await ids("?org_unit=vof")) == {a["id"], c["id"]}
+    assert await ids("?org_unit=norr") == [a["id"]]
+    assert await ids("?status=submitted") == [b["id"]]
+    assert set(await ids("?status=submitted&status=in_screening")) == {a["id"], b["id"], c["id"]}
+    assert await ids("?q=skolg") == [b["id"]]
+    mine = await org.client.get("/v1/ideas?mine=true", headers=org.headers("other"))
+    assert {i["id"] for i in mine.json()["items"]} == {b["id"], c["id"]}
+    page = (await org.client.get("/v1/ideas?limit=2&offset=2", headers=h)).json()
+    assert page["total"] == 3 and len(page["items"]) == 1
+    assert (await org.client.get("/v1/ideas?limit=0", headers=h)).json()["field"] == "limit"
+
+
+async def test_every_change_is_audited_with_its_event(org, settings, stream_events) -> None:
+    from ideabank_infra.tables import audit_log
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    idea = (await org.submit())["idea"]
+    await org.client.post(f"/v1/ideas/{idea['id']}/supports", headers=org.headers("other"))
+    await org.client.post(f"/v1/ideas/{idea['id']}/withdraw", headers=org.headers("giver"))
+    engine = create_async_engine(settings.database_url)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(audit_log).where(
+                    audit_log.c.tenant == org.tenant, audit_log.c.subject == idea["id"]
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert [(r.action, r.actor_id) for r in rows] == [
+        ("idea.submitted", "giver"),
+        ("idea.assigned", "giver"),
+        ("idea.supported", "other"),
+        ("idea.withdrawn", "giver"),
+    ]
+    events = await stream_events(at_least=4)
+    assert {r.event_id for r in rows} <= {e.id for e in events}

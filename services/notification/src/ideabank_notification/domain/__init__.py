@@ -1,0 +1,1 @@
+"""Notification's domain: plain Python, no framework imports."""

@@ -1,0 +1,1 @@
+"""Reporting: KPIs, network comparison and the board report, built only from events."""

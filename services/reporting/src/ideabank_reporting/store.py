@@ -1,0 +1,418 @@
+"""Reporting's tables (its own database) and the queries on them. Every query names the tenant.
+
+* ``idea_facts``: one row per idea with the first time of each stage (from which every
+  aggregate is computed), ``idea_timeline``: every event of an idea in order;
+* ``kpi_cells``: counts and sums per tenant, year, month, org unit, channel and category,
+  recomputed from the facts of each month a batch touched;
+* the tenancy projections reporting needs: tenants, org units, headcounts, targets and
+  network memberships (people are not needed: reporting shows no names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ideabank_reporting.domain.figures import median
+from ideabank_reporting.domain.projection import IdeaFact
+
+metadata = MetaData()
+
+_ID = String(100)
+_SLUG = String(63)
+
+tenants = Table(
+    "rp_tenants",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+org_units = Table(
+    "rp_org_units",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("org_unit_id", _ID, primary_key=True),
+    Column("parent_id", _ID, nullable=True),
+    Column("administration_id", _ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+headcounts = Table(
+    "rp_headcounts",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("org_unit_id", _ID, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("headcount", Integer, nullable=False),
+)
+
+targets = Table(
+    "rp_targets",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    # "" for the whole tenant, else the administration the target is for.
+    Column("scope", _ID, primary_key=True),
+    Column("ideas_per_employee", Numeric(12, 4), nullable=False),
+)
+
+network_members = Table(
+    "rp_network_members",
+    metadata,
+    Column("network", _SLUG, primary_key=True),
+    Column("tenant", _SLUG, primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+_TIME_COLUMNS = (
+    "submitted_at",
+    "status_at",
+    "assigned_at",
+    "screened_at",
+    "feedback_at",
+    "development_at",
+    "decision_basis_at",
+    "awaiting_decision_at",
+    "decided_at",
+    "approved_at",
+    "plan_anchored_at",
+    "implemented_at",
+    "evaluated_at",
+    "offered_at",
+    "withdrawn_at",
+    "merged_at",
+)
+_DAY_COLUMNS = (
+    "feedback_days",
+    "stage_submitted",
+    "stage_in_screening",
+    "stage_in_development",
+    "stage_awaiting_decision",
+    "stage_approved",
+    "stage_in_implementation",
+    "stage_approved_to_implemented",
+    "stage_implemented_to_evaluated",
+    "stage_submitted_to_implemented",
+)
+_COUNT_COLUMNS = (
+    "times_paused",
+    "times_deferred",
+    "trials",
+    "comments",
+    "supports",
+    "times_adopted",
+    "events_seen",
+)
+
+idea_facts = Table(
+    "idea_facts",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("idea_id", _ID, primary_key=True),
+    Column("title", String(300)),
+    Column("org_unit_id", _ID),
+    Column("administration_id", _ID),
+    Column("category", String(300)),
+    Column("channel", String(30)),
+    Column("giver_id", _ID),
+    Column("anonymous", Boolean, nullable=False),
+    Column("year", Integer),
+    Column("month", Integer),
+    Column("status", String(30)),
+    Column("screening_outcome", String(30)),
+    Column("motivated", Boolean, nullable=False),
+    Column("decision_outcome", String(30)),
+    Column("benefit_money", BigInteger),
+    Column("benefit_currency", String(3)),
+    Column("benefit_hours", BigInteger),
+    Column("benefit_description", Text),
+    Column("lessons_learned", Text),
+    Column("implementation_summary", Text),
+    Column("origin_tenant", _SLUG),
+    Column("origin_idea_id", _ID),
+    *(Column(name, DateTime) for name in _TIME_COLUMNS),
+    *(Column(name, Float) for name in _DAY_COLUMNS),
+    *(Column(name, Integer, nullable=False) for name in _COUNT_COLUMNS),
+)
+Index("ix_facts_period", idea_facts.c.tenant, idea_facts.c.year, idea_facts.c.month)
+Index("ix_facts_implemented", idea_facts.c.tenant, idea_facts.c.implemented_at)
+Index("ix_facts_evaluated", idea_facts.c.tenant, idea_facts.c.evaluated_at)
+
+idea_timeline = Table(
+    "idea_timeline",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("idea_id", _ID, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("event_type", String(60), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("status", String(30)),
+    Column("actor_id", _ID),
+    Column("outcome", String(30)),
+    Column("motivation", Text),
+)
+
+#: Additive measures of a cell: name → SQL over the facts of the cell.
+_F = idea_facts.c
+
+
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+CELL_MEASURES: dict[str, Any] = {
+    "submitted": func.count(),
+    "screened": _count(_F.screened_at.is_not(None)),
+    "responded": _count(_F.feedback_at.is_not(None)),
+    "motivated": _count(_F.motivated.is_(True)),
+    "implemented": _count(_F.implemented_at.is_not(None)),
+    "evaluated": _count(_F.evaluated_at.is_not(None)),
+    "rejected": _count(_F.status == "rejected"),
+    "withdrawn": _count(_F.withdrawn_at.is_not(None)),
+    "paused": _count(_F.status == "paused"),
+    "deferred": _count(_F.status == "deferred"),
+    "adopted_in": _count(_F.origin_tenant.is_not(None)),
+    "adopted_out": func.sum(_F.times_adopted),
+    "benefit_money": func.sum(func.coalesce(_F.benefit_money, 0)),
+    "benefit_hours": func.sum(func.coalesce(_F.benefit_hours, 0)),
+}
+CELL_DIMENSIONS = ("org_unit_id", "administration_id", "channel", "category")
+
+kpi_cells = Table(
+    "kpi_cells",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("org_unit_id", _ID, primary_key=True),
+    Column("administration_id", _ID, nullable=False),
+    Column("channel", String(30), primary_key=True),
+    Column("category", String(300), primary_key=True),
+    *(Column(name, BigInteger, nullable=False) for name in CELL_MEASURES),
+)
+
+#: Tables that make up the read model (what a replay must reproduce exactly).
+READ_MODEL = (
+    tenants,
+    org_units,
+    headcounts,
+    targets,
+    network_members,
+    idea_facts,
+    idea_timeline,
+    kpi_cells,
+)
+
+
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT of the connection's dialect (for ON CONFLICT clauses)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def upsert(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert ``rows``, replacing the non-key columns of rows whose key exists (one statement)."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn, table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in others}
+    )
+    await conn.execute(stmt, list(rows))
+
+
+async def insert_new(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert ``rows`` whose key does not exist yet (one statement)."""
+    if rows:
+        stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+        await conn.execute(stmt, list(rows))
+
+
+async def load_facts(
+    conn: AsyncConnection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], IdeaFact]:
+    """The stored facts of ``(tenant, idea_id)`` keys, in a few bulk look-ups."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, idea_id in keys:
+        by_tenant.setdefault(tenant, []).append(idea_id)
+    out: dict[tuple[str, str], IdeaFact] = {}
+    for tenant, ids in by_tenant.items():
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(
+                select(idea_facts).where(
+                    idea_facts.c.tenant == tenant,
+                    idea_facts.c.idea_id.in_(ids[start : start + 500]),
+                )
+            )
+            for row in rows.mappings():
+                out[(tenant, row["idea_id"])] = IdeaFact.from_row(dict(row))
+    return out
+
+
+async def save_facts(conn: AsyncConnection, facts: Iterable[IdeaFact]) -> None:
+    """Write facts (insert or replace), in bulk."""
+    rows = [f.as_row() for f in facts]
+    for start in range(0, len(rows), 1000):
+        await upsert(conn, idea_facts, rows[start : start + 1000], ["tenant", "idea_id"])
+
+
+async def recompute_cells(
+    conn: AsyncConnection, months: Iterable[tuple[str, int, int]] | None = None
+) -> None:
+    """Rebuild the KPI cells of the given (tenant, year, month)s — all when None — from facts."""
+    dims = [
+        idea_facts.c[name]
+        for name in ("tenant", "year", "month", "org_unit_id", "channel", "category")
+    ]
+    grouped = select(
+        *dims[:4],
+        func.max(func.coalesce(_F.administration_id, "")).label("administration_id"),
+        *dims[4:],
+        *(expr.label(name) for name, expr in CELL_MEASURES.items()),
+    ).where(
+        _F.year.is_not(None),
+        _F.org_unit_id.is_not(None),
+        _F.channel.is_not(None),
+        _F.category.is_not(None),
+    )
+    group_by = dims
+    columns = [
+        "tenant",
+        "year",
+        "month",
+        "org_unit_id",
+        "administration_id",
+        "channel",
+        "category",
+        *CELL_MEASURES,
+    ]
+    if months is None:
+        await conn.execute(delete(kpi_cells))
+        await conn.execute(insert(kpi_cells).from_select(columns, grouped.group_by(*group_by)))
+        return
+    wanted = sorted(set(months))
+    for start in range(0, len(wanted), 200):
+        chunk = wanted[start : start + 200]
+        await conn.execute(
+            delete(kpi_cells).where(
+                tuple_(kpi_cells.c.tenant, kpi_cells.c.year, kpi_cells.c.month).in_(chunk)
+            )
+        )
+        await conn.execute(
+            insert(kpi_cells).from_select(
+                columns,
+                grouped.where(tuple_(_F.tenant, _F.year, _F.month).in_(chunk)).group_by(*group_by),
+            )
+        )
+
+
+def cell_filters(
+    tenant: str,
+    year: int,
+    *,
+    org_units_in: set[str] | None = None,
+    channel: str | None = None,
+    category: str | None = None,
+    table: Table = kpi_cells,
+) -> list[Any]:
+    """WHERE conditions shared by the cell and fact queries of one KPI request."""
+    out: list[Any] = [table.c.tenant == tenant, table.c.year == year]
+    if org_units_in is not None:
+        out.append(table.c.org_unit_id.in_(sorted(org_units_in)))
+    if channel is not None:
+        out.append(table.c.channel == channel)
+    if category is not None:
+        out.append(table.c.category == category)
+    return out
+
+
+def summed(*names: str) -> list[Any]:
+    """SUM of each named cell measure, labelled by its name."""
+    return [func.coalesce(func.sum(kpi_cells.c[name]), 0).label(name) for name in names]
+
+
+#: Lead-time stage name → its column of days in ``idea_facts``.
+STAGE_COLUMNS = {
+    name.removeprefix("stage_"): name for name in _DAY_COLUMNS if name != "feedback_days"
+}
+DAY_COLUMNS = _DAY_COLUMNS
+
+
+async def day_medians(
+    conn: AsyncConnection,
+    conditions: Sequence[Any],
+    *,
+    by_tenant: bool = False,
+    columns: Sequence[str] = _DAY_COLUMNS,
+) -> dict[str, dict[str, float | None]]:
+    """Median of every day column over the facts matching ``conditions``, per tenant or ``""``.
+
+    PostgreSQL computes exact medians itself (``percentile_cont(0.5)``); SQLite has no such
+    aggregate, so there the durations are fetched and the domain's median is taken. Both give
+    the mean of the two middle values for an even count.
+    """
+    key = idea_facts.c.tenant if by_tenant else literal("").label("tenant")
+    if conn.dialect.name == "postgresql":
+        stmt = select(
+            key,
+            *(
+                func.percentile_cont(0.5).within_group(idea_facts.c[name]).label(name)
+                for name in columns
+            ),
+        ).where(*conditions)
+        if by_tenant:
+            stmt = stmt.group_by(idea_facts.c.tenant)
+        out: dict[str, dict[str, float | None]] = {}
+        for row in (await conn.execute(stmt)).mappings():
+            out[row["tenant"]] = {
+                name: None if row[name] is None else round(float(row[name]), 4) for name in columns
+            }
+        return out
+
+    values: dict[str, dict[str, list[float]]] = {}
+    stmt = select(key, *(idea_facts.c[name] for name in columns)).where(
+        *conditions, or_(*(idea_facts.c[name].is_not(None) for name in columns))
+    )
+    for row in (await conn.execute(stmt)).mappings():
+        per = values.setdefault(row["tenant"], {name: [] for name in columns})
+        for name in columns:
+            if row[name] is not None:
+                per[name].append(row[name])
+    return {t: {name: median(v) for name, v in cols.items()} for t, cols in values.items()}

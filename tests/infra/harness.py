@@ -1,0 +1,70 @@
+"""A minimal service built from the infrastructure parts, against real NATS and databases."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ideabank_contracts import CloudEvent
+from ideabank_infra.consumer import EventConsumers, Subscription
+from ideabank_infra.db import Database
+from ideabank_infra.outbox import OutboxRelay
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+metadata = MetaData()
+applied = Table(
+    "applied",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+)
+
+
+@dataclass
+class Harness:
+    db: Database
+    nc: NATS
+    js: JetStreamContext
+    nats_url: str
+    tenant: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    brokers: list[EventConsumers] = field(default_factory=list)
+    fail_times: dict[str, int] = field(default_factory=dict)
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(self.db, self.js, batch_size=500)
+
+    async def record(self, conn: AsyncConnection, event: CloudEvent) -> None:
+        remaining = self.fail_times.get(event.id, 0)
+        if remaining:
+            self.fail_times[event.id] = remaining - 1
+            raise RuntimeError(f"handler refused {event.id}")
+        await conn.execute(applied.insert().values(event_id=event.id))
+
+    async def start_consumer(self, name: str, max_deliveries: int = 3) -> EventConsumers:
+        consumers = EventConsumers(
+            self.db, self.js, max_deliveries=max_deliveries, redelivery_delay=0.05
+        )
+        consumers.add(
+            Subscription(
+                name=name,
+                subjects=[f"ideas.v1.{self.tenant}.>"],
+                handlers={"*": self.record},
+            )
+        )
+        await consumers.start()
+        self.brokers.append(consumers)
+        return consumers
+
+    async def applied_count(self, event_id: str | None = None) -> int:
+        async with self.db.engine.connect() as conn:
+            stmt = select(func.count()).select_from(applied)
+            if event_id:
+                stmt = stmt.where(applied.c.event_id == event_id)
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def stream_count(self) -> int:
+        info = await self.js.stream_info("IDEAS", subjects_filter=f"ideas.v1.{self.tenant}.>")
+        return sum((info.state.subjects or {}).values())
