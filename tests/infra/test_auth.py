@@ -119,3 +119,30 @@ async def test_bad_tokens_get_401(
     assert resp.status_code == 401, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_checked_token_is_remembered_until_it_expires(
+    issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = JwksVerifier(issuer.jwks_url, issuer="ideabank-local", audience="ideabank")
+    token = issuer.mint(tenant="boras", roles=["employee"], person="boras-p1", ttl_seconds=120)
+    checks = 0
+    original = verifier._verify
+
+    async def counted(t: str):  # type: ignore[no-untyped-def]
+        nonlocal checks
+        checks += 1
+        return await original(t)
+
+    monkeypatch.setattr(verifier, "_verify", counted)
+    for _ in range(5):
+        assert (await verifier.verify(token)).sub == "boras-p1"
+    assert checks == 1
+    # Past the remembered minute the token is checked again, and it is never remembered
+    # beyond its own expiry.
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    await verifier.verify(token)
+    assert checks == 2
+    assert verifier._verified[token][1] <= exp

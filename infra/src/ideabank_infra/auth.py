@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,10 @@ from ideabank_infra.issuer import ROLES
 from ideabank_infra.problems import Problem
 
 ALGORITHMS = ["RS256"]
+#: How long, at most, a checked token is trusted without checking it again.
+VERIFIED_SECONDS = 60.0
+#: Tokens remembered as checked (the oldest are forgotten first).
+VERIFIED_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class JwksVerifier:
         self._keys: dict[str, PyJWK] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+        # A caller sends the same token with every request: its signature is checked once
+        # a minute, not every time (an RS256 check costs more than the rest of auth).
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def _load(self) -> None:
         if self.jwks_url.startswith("file://"):
@@ -96,6 +104,18 @@ class JwksVerifier:
 
     async def verify(self, token: str) -> Principal:
         """Check signature, issuer, audience and expiry; return the caller."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            if hit[1] > time.time():
+                return hit[0]
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, min(expires, time.time() + VERIFIED_SECONDS))
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -125,12 +145,13 @@ class JwksVerifier:
         roles = claims.get("roles", [])
         if isinstance(roles, str):
             roles = roles.split()
-        return Principal(
+        principal = Principal(
             sub=str(claims["sub"]),
             tenant=tenant,
             roles=frozenset(r for r in roles if r in ROLES),
             org_unit=claims.get("org_unit"),
         )
+        return principal, float(claims["exp"])
 
 
 async def current_principal(request: Request) -> Principal:

@@ -48,6 +48,8 @@ from ideabank_infra.tables import inbox
 from ideabank_infra.telemetry import extract_context
 
 log = logging.getLogger(__name__)
+#: After the first message of a batch, how long to wait for more that are not there yet.
+COLLECT_SECONDS = 0.01
 tracer = trace.get_tracer("ideabank.consumer")
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
@@ -107,6 +109,7 @@ class EventConsumers:
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._pulls: list[Any] = []
         self._running = False
 
     def add(self, sub: Subscription) -> None:
@@ -139,6 +142,7 @@ class EventConsumers:
                 # position rather than recreate it (an operator can delete it to reset).
                 log.warning("consumer %s kept with its existing settings: %s", sub.name, exc)
             psub = await self.js.pull_subscribe_bind(durable=sub.name, stream=sub.stream)
+            self._pulls.append(psub)
             self._tasks.append(asyncio.create_task(self._loop(sub, psub), name=sub.name))
 
     async def stop(self) -> None:
@@ -154,11 +158,18 @@ class EventConsumers:
         # caller closes the connection underneath it.
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        # Messages that reached a pull subscription after its last fetch are never taken
+        # from its queue; draining the connection would wait for them. They are not acked,
+        # so the server delivers them again to whoever pulls next.
+        for psub in self._pulls:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+        self._pulls.clear()
 
     async def _loop(self, sub: Subscription, psub: Any) -> None:
         while self._running:
             try:
-                msgs = await psub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                msgs = await self._pull(psub)
             except TimeoutError:
                 continue
             except asyncio.CancelledError:
@@ -178,6 +189,20 @@ class EventConsumers:
             self._inflight.add(batch)
             batch.add_done_callback(self._inflight.discard)
             await asyncio.shield(batch)
+
+    async def _pull(self, psub: Any) -> list[Msg]:
+        """Wait for the first message, then take at once whatever else is waiting.
+
+        One ``fetch(batch_size)`` that finds nothing waits until the whole batch has
+        arrived (or the fetch times out), so at a low rate an event would wait seconds for
+        others to fill its batch. Waiting for one and then collecting the rest keeps the
+        latency low and the batches full under load.
+        """
+        msgs: list[Msg] = await psub.fetch(1, timeout=self.fetch_timeout)
+        if self.batch_size > 1:
+            with contextlib.suppress(TimeoutError):
+                msgs += await psub.fetch(self.batch_size - 1, timeout=COLLECT_SECONDS)
+        return msgs
 
     async def process(self, sub: Subscription, msgs: Sequence[Msg]) -> None:
         """Apply a batch of messages; ack, nak or dead-letter each one."""

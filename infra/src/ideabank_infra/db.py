@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ideabank_infra.tables import infra_metadata
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 
 class Database:
@@ -24,6 +28,9 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.after_commit: list[Callable[[], None]] = []
+        # SQLite has one writer per file. Writers of this process take turns here instead of
+        # in SQLite's busy handler, which sleeps up to 100 ms between tries.
+        self.write_gate = asyncio.Lock()
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -41,8 +48,24 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed on success, rolled back on any error."""
+        if self.is_sqlite:
+            async with self.write_gate, self._sqlite_write() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+        self._committed()
+
+    @asynccontextmanager
+    async def _sqlite_write(self) -> AsyncIterator[AsyncConnection]:
+        # The driver begins a transaction only at the first INSERT or UPDATE, so reads
+        # before it would see no snapshot and a SAVEPOINT would commit on release. An
+        # explicit BEGIN IMMEDIATE makes the whole block one write transaction.
         async with self.engine.begin() as conn:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+    def _committed(self) -> None:
         for callback in self.after_commit:
             callback()
 
@@ -70,6 +93,80 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+class GroupCommit(Generic[ItemT, ResultT]):
+    """Items from concurrent callers applied together: one transaction, one commit a group.
+
+    ``apply(conn, items)`` gives, for each item in order, its result or the exception its
+    caller gets (a refused item must write nothing). While one group commits the next one
+    gathers, so a burst of requests costs a few commits instead of one each. Should
+    ``apply`` itself fail, or the commit, each item of the group is applied again alone,
+    so that one bad item fails only its own caller.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        apply: Callable[[AsyncConnection, list[ItemT]], Awaitable[Sequence[ResultT | Exception]]],
+        *,
+        max_group: int = 200,
+    ) -> None:
+        self.db = db
+        self.apply = apply
+        self.max_group = max_group
+        self._queue: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.groups = 0
+
+    async def __call__(self, item: ItemT) -> ResultT:
+        """Apply ``item`` with whatever else is waiting; its result once committed."""
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+        # Shielded: a caller that goes away does not cancel the others' commit.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
+            try:
+                await self._commit([item for item, _ in group], [f for _, f in group])
+            except BaseException as exc:
+                for _, future in [*group, *self._queue]:
+                    if isinstance(exc, Exception):
+                        _settle(future, False, exc)
+                    elif not future.done():
+                        future.cancel()
+                self._queue.clear()
+                raise
+
+    async def _commit(self, items: list[ItemT], futures: list[asyncio.Future[ResultT]]) -> None:
+        self.groups += 1
+        try:
+            async with self.db.transaction() as conn:
+                results = list(await self.apply(conn, items))
+                if len(results) != len(items):
+                    raise RuntimeError("apply gave a result count unlike the item count")
+        except Exception as exc:
+            if len(items) == 1:
+                _settle(futures[0], False, exc)
+                return
+            for item, future in zip(items, futures, strict=True):
+                await self._commit([item], [future])
+            return
+        for future, result in zip(futures, results, strict=True):
+            _settle(future, not isinstance(result, Exception), result)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

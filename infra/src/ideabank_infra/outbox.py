@@ -9,6 +9,7 @@ the stream's duplicate window.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -232,9 +233,10 @@ class OutboxRelay:
                     log.warning("publish of outbox row %s failed: %r", row.seq, result)
                     break
                 done.append(row.seq)
-            if done:
-                await self._mark_published(batch.conn, done)
-            await batch.conn.commit()
+            async with self.db.write_gate if self.db.is_sqlite else contextlib.nullcontext():
+                if done:
+                    await self._mark_published(batch.conn, done)
+                await batch.conn.commit()
         finally:
             await batch.conn.close()
         for callback in self.db.after_commit:

@@ -368,3 +368,49 @@ async def test_every_change_is_audited_with_its_event(org, settings, stream_even
     ]
     events = await stream_events(at_least=4)
     assert {r.event_id for r in rows} <= {e.id for e in events}
+
+
+async def test_a_burst_of_submissions_is_registered_together(org, stream_events) -> None:
+    """Ideas sent at once share transactions; each gets its own answer and events."""
+    import asyncio
+
+    def body(n: int, **fields: Any) -> dict[str, Any]:
+        return {
+            "title": f"Förslag nummer {n} om parkering{n}",
+            "description": f"Beskrivning {n} av cykelställ{n}",
+            "problem": f"Problem {n}",
+            "org_unit_id": "norr",
+            "category": "miljö",
+            **fields,
+        }
+
+    bodies = [body(n) for n in range(40)]
+    bodies[7] = body(7, org_unit_id="ingenstans")  # refused: unknown org unit
+    bodies[9] = body(9, co_author_ids=["nobody"])  # refused: unknown co-author
+    # Two near-identical ideas in the same burst: the second points out the first.
+    twin = {
+        "title": "Solceller på kommunhusets tak",
+        "description": "Sätt upp solpaneler på taket till kommunhuset vid torget.",
+        "problem": "Elkostnaderna för kommunhuset stiger varje år.",
+        "org_unit_id": "norr",
+        "category": "miljö",
+    }
+    bodies += [twin, {**twin, "title": "Solceller på kommunhusets tak, snart"}]
+    answers = await asyncio.gather(
+        *(org.client.post("/v1/ideas", json=b, headers=org.headers("giver")) for b in bodies)
+    )
+    codes = [a.status_code for a in answers]
+    assert codes[7] == 422 and answers[7].json()["field"] == "org_unit_id"
+    assert codes[9] == 422 and answers[9].json()["field"] == "co_author_ids[0]"
+    assert all(c == 201 for i, c in enumerate(codes) if i not in (7, 9)), codes
+    ids = [a.json()["idea"]["id"] for a in answers if a.status_code == 201]
+    assert len(set(ids)) == 40
+    first, second = answers[-2].json(), answers[-1].json()
+    assert [d["id"] for d in second["duplicates"]] == [first["idea"]["id"]]
+    assert second["duplicates"][0]["status"] == first["idea"]["status"]
+    # Every accepted idea is listed and announced once; the refused ones left no trace.
+    listed = await org.client.get("/v1/ideas?limit=100", headers=org.headers("giver"))
+    assert {i["id"] for i in listed.json()["items"]} >= set(ids)
+    assert listed.json()["total"] == 40
+    submitted = await stream_events({"idea.submitted"}, at_least=40)
+    assert sorted(e.data["idea_id"] for e in submitted) == sorted(ids)

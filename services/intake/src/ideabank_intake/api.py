@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from ideabank_contracts.events.common import Language
 from ideabank_infra.app import Runtime, get_runtime
 from ideabank_infra.auth import ROLES, CurrentPrincipal, Principal, require_roles
+from ideabank_infra.db import GroupCommit
 from ideabank_infra.problems import Problem, invalid, not_found
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
@@ -298,14 +299,10 @@ async def submit_idea(body: IdeaIn, principal: Member, runtime: RuntimeDep) -> d
         language=body.language.value if body.language else None,
         giver_id=principal.sub,
     )
-    async with runtime.db.transaction() as conn:
-        result = await handlers.submit_idea(
-            conn,
-            tenant=principal.tenant,
-            new=new,
-            now=runtime.clock.now(),
-            policy=_policy(runtime),
-        )
+    # Submissions arriving together are registered together, with one commit.
+    result = await _submissions(runtime)(
+        handlers.Submission(principal.tenant, new, runtime.clock.now(), _policy(runtime))
+    )
     return {"idea": idea_view(result.idea, principal.sub), "duplicates": result.duplicates}
 
 
@@ -493,6 +490,14 @@ async def merge_idea(
 
 
 # --- public channel ----------------------------------------------------------------------
+
+
+def _submissions(runtime: Runtime) -> GroupCommit[handlers.Submission, handlers.Submitted]:
+    group = runtime.state.get("submissions")
+    if group is None:
+        group = GroupCommit(runtime.db, handlers.submit_ideas)
+        runtime.state["submissions"] = group
+    return group
 
 
 def _buckets(runtime: Runtime) -> TokenBuckets:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,7 +112,17 @@ async def record(
     ]
     if not events:
         return events
-    await enqueue(conn, events)
+    await _record_events(conn, tenant, [(e, actor_id) for e in events])
+    return events
+
+
+async def _record_events(
+    conn: AsyncConnection, tenant: str, events: Sequence[tuple[CloudEvent, str | None]]
+) -> None:
+    """Queue events in the outbox and audit each with its actor: two statements in all."""
+    if not events:
+        return
+    await enqueue(conn, [e for e, _ in events])
     await conn.execute(
         audit_log.insert(),
         [
@@ -122,12 +133,11 @@ async def record(
                 "subject": e.subject[:64],
                 "event_id": e.id,
                 "detail": None,
-                "at": now,
+                "at": e.time,
             }
-            for e in events
+            for e, actor_id in events
         ],
     )
-    return events
 
 
 async def audit(
@@ -158,6 +168,17 @@ async def audit(
 # --- submission and assignment -----------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One idea to register, as :func:`submit_ideas` takes it."""
+
+    tenant: str
+    new: NewIdea
+    now: datetime
+    policy: DuplicatePolicy
+    idea_id: str | None = None
+
+
 async def submit_idea(
     conn: AsyncConnection,
     *,
@@ -167,25 +188,167 @@ async def submit_idea(
     policy: DuplicatePolicy,
     idea_id: str | None = None,
 ) -> Submitted:
-    """Register an idea, point out likely duplicates, and assign it if its ambassador is known."""
-    if new.org_unit_id is None:
-        raise invalid("org_unit_id", "an org unit is required")
-    unit = (
-        await conn.execute(
+    """Register one idea (see :func:`submit_ideas`); a refusal is raised."""
+    [result] = await submit_ideas(conn, [Submission(tenant, new, now, policy, idea_id)])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+async def submit_ideas(
+    conn: AsyncConnection, batch: Sequence[Submission]
+) -> list[Submitted | Exception]:
+    """Register ideas, point out likely duplicates, and assign each whose ambassador is known.
+
+    A whole batch costs a fixed number of statements: the look-ups are made once for all
+    ideas and the rows written with one INSERT per table. An idea that is refused (an
+    unknown org unit or co-author) gets its problem in its place and writes nothing; an
+    idea sees the ideas before it in the batch as possible duplicates.
+    """
+    results: list[Submitted | Exception | None] = [None] * len(batch)
+    by_tenant: dict[str, list[int]] = {}
+    for i, s in enumerate(batch):
+        by_tenant.setdefault(s.tenant, []).append(i)
+    for tenant, indexes in by_tenant.items():
+        await _submit_for_tenant(conn, tenant, [(i, batch[i]) for i in indexes], results)
+    return [r if r is not None else RuntimeError("not registered") for r in results]
+
+
+async def _submit_for_tenant(
+    conn: AsyncConnection,
+    tenant: str,
+    items: list[tuple[int, Submission]],
+    results: list[Submitted | Exception | None],
+) -> None:
+    units = {
+        r.id: r.administration_id
+        for r in await conn.execute(
             select(org_units.c.id, org_units.c.administration_id).where(
-                org_units.c.tenant == tenant, org_units.c.id == new.org_unit_id
+                org_units.c.tenant == tenant,
+                org_units.c.id.in_({s.new.org_unit_id for _, s in items if s.new.org_unit_id}),
             )
         )
-    ).first()
-    if unit is None:
-        raise invalid("org_unit_id", f"no org unit {new.org_unit_id!r} in this tenant")
-    co_authors = await _check_co_authors(conn, tenant, new.co_author_ids, new.giver_id)
-    idea_id = idea_id or str(uuid.uuid4())
-    words = similarity.tokens(new.title, new.description, new.problem)
-    duplicates = await find_duplicates(conn, tenant=tenant, words=words, policy=policy)
-    ambassador = await _ambassador_of(conn, tenant, unit.administration_id)
-    status = rules.IN_SCREENING if ambassador else rules.SUBMITTED
-    row: dict[str, Any] = {
+    }
+    wanted = {p for _, s in items for p in s.new.co_author_ids if p != s.new.giver_id}
+    known: set[str] = set()
+    if wanted:
+        known = set(
+            (
+                await conn.execute(
+                    select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
+                )
+            ).scalars()
+        )
+    accepted: list[tuple[int, Submission, str, tuple[str, ...]]] = []
+    for i, s in items:
+        try:
+            unit_id = _check_unit(s.new.org_unit_id, units)
+            co_authors = _require_co_authors(s.new.co_author_ids, s.new.giver_id, known)
+        except Problem as exc:
+            results[i] = exc
+        else:
+            accepted.append((i, s, unit_id, co_authors))
+    if not accepted:
+        return
+    ambassador_of = {
+        r.administration_id: r.person_id
+        for r in await conn.execute(
+            select(ambassadors.c.administration_id, ambassadors.c.person_id).where(
+                ambassadors.c.tenant == tenant,
+                ambassadors.c.administration_id.in_({units[u] for _, _, u, _ in accepted}),
+            )
+        )
+    }
+    idea_ids = [s.idea_id or str(uuid.uuid4()) for _, s, _, _ in accepted]
+    words = [
+        similarity.tokens(s.new.title, s.new.description, s.new.problem) for _, s, _, _ in accepted
+    ]
+    statuses = [
+        rules.IN_SCREENING if ambassador_of.get(units[u]) else rules.SUBMITTED
+        for _, _, u, _ in accepted
+    ]
+    duplicates = await find_duplicates(
+        conn,
+        tenant=tenant,
+        queries=[
+            (idea_id, w, s.policy)
+            for idea_id, w, (_, s, _, _) in zip(idea_ids, words, accepted, strict=True)
+        ],
+        batch={
+            idea_id: (s.new.title, status)
+            for idea_id, status, (_, s, _, _) in zip(idea_ids, statuses, accepted, strict=True)
+        },
+    )
+    rows: list[dict[str, Any]] = []
+    authors: list[dict[str, Any]] = []
+    token_rows: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
+    events: list[tuple[CloudEvent, str | None]] = []
+    for (i, s, unit_id, co_authors), idea_id, w, dups in zip(
+        accepted, idea_ids, words, duplicates, strict=True
+    ):
+        new, now = s.new, s.now
+        administration_id = units[unit_id]
+        ambassador = ambassador_of.get(administration_id)
+        row = _idea_row(tenant, idea_id, new, unit_id, administration_id, co_authors, now)
+        row.update(
+            status=rules.IN_SCREENING if ambassador else rules.SUBMITTED,
+            ambassador_id=ambassador,
+            possible_duplicate_ids=[d["id"] for d in dups],
+            token_count=len(w),
+        )
+        rows.append(row)
+        authors.extend(_author_rows(tenant, idea_id, new.giver_id, co_authors))
+        token_rows.extend(
+            {"tenant": tenant, "token": t[:100], "idea_id": idea_id} for t in sorted(w)
+        )
+        if new.contact_email:
+            contacts.append({"tenant": tenant, "idea_id": idea_id, "email": new.contact_email})
+        data: list[EventData] = [_submitted(row, new, dups)]
+        if ambassador:
+            data.append(_assigned(idea_id, ambassador, administration_id, now))
+        events.extend(
+            (new_event(d, tenant=tenant, subject=idea_id, source=SOURCE, time=now), new.giver_id)
+            for d in data
+        )
+        results[i] = Submitted(idea=row, duplicates=dups)
+    await conn.execute(ideas.insert(), rows)
+    if authors:
+        await conn.execute(idea_people.insert(), authors)
+    if token_rows:
+        await conn.execute(idea_tokens.insert(), token_rows)
+    if contacts:
+        await conn.execute(public_contacts.insert(), contacts)
+    await _record_events(conn, tenant, events)
+
+
+def _check_unit(org_unit_id: str | None, units: dict[str, str]) -> str:
+    if org_unit_id is None:
+        raise invalid("org_unit_id", "an org unit is required")
+    if org_unit_id not in units:
+        raise invalid("org_unit_id", f"no org unit {org_unit_id!r} in this tenant")
+    return org_unit_id
+
+
+def _require_co_authors(
+    ids: Sequence[str], giver_id: str | None, known: set[str]
+) -> tuple[str, ...]:
+    for i, person_id in enumerate(ids):
+        if person_id != giver_id and person_id not in known:
+            raise invalid(f"co_author_ids[{i}]", f"no person {person_id!r} in this tenant")
+    return tuple(dict.fromkeys(i for i in ids if i != giver_id))
+
+
+def _idea_row(
+    tenant: str,
+    idea_id: str,
+    new: NewIdea,
+    unit_id: str,
+    administration_id: str,
+    co_authors: tuple[str, ...],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
         "tenant": tenant,
         "id": idea_id,
         "title": new.title,
@@ -193,17 +356,17 @@ async def submit_idea(
         "problem": new.problem,
         "proposed_solution": new.proposed_solution,
         "expected_benefit": new.expected_benefit,
-        "org_unit_id": unit.id,
-        "administration_id": unit.administration_id,
+        "org_unit_id": unit_id,
+        "administration_id": administration_id,
         "category": new.category,
         "channel": new.channel,
         "language": new.language,
         "giver_id": new.giver_id,
         "anonymous": new.anonymous,
         "co_author_ids": list(co_authors),
-        "status": status,
+        "status": rules.SUBMITTED,
         "screened": False,
-        "ambassador_id": ambassador,
+        "ambassador_id": None,
         "source_system": new.source_system,
         "source_id": new.source_id,
         "source_ref": new.source_ref,
@@ -212,52 +375,39 @@ async def submit_idea(
         "origin_idea_id": new.origin_idea_id,
         "network": new.network,
         "merged_into_id": None,
-        "possible_duplicate_ids": [d["id"] for d in duplicates],
-        "token_count": len(words),
+        "possible_duplicate_ids": [],
+        "token_count": 0,
         "comments_count": 0,
         "supports_count": 0,
         "submitted_at": now,
         "updated_at": now,
     }
-    await conn.execute(ideas.insert().values(**row))
-    await _write_authors(conn, tenant, idea_id, new.giver_id, co_authors)
-    await replace_tokens(conn, tenant, idea_id, words)
-    if new.contact_email:
-        await conn.execute(
-            public_contacts.insert().values(tenant=tenant, idea_id=idea_id, email=new.contact_email)
-        )
-    items: list[tuple[EventData, str]] = [
-        (
-            ev.IdeaSubmitted(
-                idea_id=idea_id,
-                actor_id=new.giver_id,
-                org_unit_id=unit.id,
-                administration_id=unit.administration_id,
-                category=new.category,
-                channel=ev.Channel(new.channel),
-                title=new.title,
-                description=new.description,
-                problem=new.problem,
-                proposed_solution=new.proposed_solution,
-                expected_benefit=new.expected_benefit,
-                co_author_ids=co_authors,
-                anonymous=new.anonymous,
-                source_ref=new.source_ref,
-                source_system=new.source_system,
-                language=new.language,
-                possible_duplicate_ids=tuple(d["id"] for d in duplicates),
-                origin_tenant=new.origin_tenant,
-                origin_idea_id=new.origin_idea_id,
-                network=new.network,
-                submitted_at=now,
-            ),
-            idea_id,
-        )
-    ]
-    if ambassador:
-        items.append((_assigned(idea_id, ambassador, unit.administration_id, now), idea_id))
-    await record(conn, tenant=tenant, actor_id=new.giver_id, items=items, now=now)
-    return Submitted(idea=row, duplicates=duplicates)
+
+
+def _submitted(row: dict[str, Any], new: NewIdea, dups: list[dict[str, Any]]) -> EventData:
+    return ev.IdeaSubmitted(
+        idea_id=row["id"],
+        actor_id=new.giver_id,
+        org_unit_id=row["org_unit_id"],
+        administration_id=row["administration_id"],
+        category=new.category,
+        channel=ev.Channel(new.channel),
+        title=new.title,
+        description=new.description,
+        problem=new.problem,
+        proposed_solution=new.proposed_solution,
+        expected_benefit=new.expected_benefit,
+        co_author_ids=tuple(row["co_author_ids"]),
+        anonymous=new.anonymous,
+        source_ref=new.source_ref,
+        source_system=new.source_system,
+        language=new.language,
+        possible_duplicate_ids=tuple(d["id"] for d in dups),
+        origin_tenant=new.origin_tenant,
+        origin_idea_id=new.origin_idea_id,
+        network=new.network,
+        submitted_at=row["submitted_at"],
+    )
 
 
 def _assigned(idea_id: str, ambassador: str, administration_id: str, now: datetime) -> EventData:
@@ -309,78 +459,107 @@ async def find_duplicates(
     conn: AsyncConnection,
     *,
     tenant: str,
-    words: frozenset[str],
-    policy: DuplicatePolicy,
-    exclude_id: str | None = None,
-) -> list[dict[str, Any]]:
-    """Open ideas of the tenant whose word sets are most like ``words``."""
-    if not words or policy.limit <= 0:
-        return []
-    tokens = sorted({w[:100] for w in words})
-    # Look for candidates through the idea's rarer words only: a word that hundreds of
-    # ideas share says little about duplicates, and scanning its postings on every
-    # submission would make each one slower than the last.
-    frequency = {
-        row.token: int(row.n)
+    queries: Sequence[tuple[str, frozenset[str], DuplicatePolicy]],
+    batch: dict[str, tuple[str, str]] | None = None,
+) -> list[list[dict[str, Any]]]:
+    """For each (idea id, words, policy), in order, the open ideas most like it.
+
+    Candidates are the stored ideas of the tenant and, when ``batch`` gives their
+    (title, status), the ideas before it in ``queries`` that are being registered with
+    it. The look-ups are made once for all queries.
+    """
+    out: list[list[dict[str, Any]]] = [[] for _ in queries]
+    sets = [frozenset(w[:100] for w in words) for _, words, _ in queries]
+    active = [k for k, (_, _, policy) in enumerate(queries) if sets[k] and policy.limit > 0]
+    if not active:
+        return out
+    everything = sorted(set().union(*(sets[k] for k in active)))
+    stored: Counter[str] = Counter()
+    for chunk in _chunks(everything):
         for row in await conn.execute(
             select(idea_tokens.c.token, func.count().label("n"))
-            .where(idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(tokens))
+            .where(idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(chunk))
             .group_by(idea_tokens.c.token)
-        )
-    }
-    rare = sorted(
-        (t for t in tokens if 0 < frequency.get(t, 0) <= DUPLICATE_MAX_POSTINGS),
-        key=lambda t: (frequency[t], t),
-    )[:DUPLICATE_QUERY_WORDS]
-    if not rare:
-        return []
-    candidate_ids = (
-        select(idea_tokens.c.idea_id)
-        .where(idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(rare))
-        .distinct()
-        .limit(DUPLICATE_CANDIDATES * 4)
-        .scalar_subquery()
-    )
-    # Then the exact overlap over all words, for those candidates only.
-    shared = func.count().label("shared")
-    stmt = (
-        select(idea_tokens.c.idea_id, shared, ideas.c.token_count)
-        .join(
-            ideas, (ideas.c.tenant == idea_tokens.c.tenant) & (ideas.c.id == idea_tokens.c.idea_id)
-        )
-        .where(
-            idea_tokens.c.tenant == tenant,
-            idea_tokens.c.idea_id.in_(candidate_ids),
-            idea_tokens.c.token.in_(tokens),
-            ideas.c.status.in_(sorted(rules.OPEN_FOR_DUPLICATES)),
-        )
-        .group_by(idea_tokens.c.idea_id, ideas.c.token_count)
-        .order_by(shared.desc())
-        .limit(DUPLICATE_CANDIDATES)
-    )
-    candidates = [
-        (r.idea_id, int(r.shared), int(r.token_count))
-        for r in await conn.execute(stmt)
-        if r.idea_id != exclude_id
-    ]
-    hits = similarity.best_matches(
-        len(words), candidates, threshold=policy.threshold, limit=policy.limit
-    )
-    if not hits:
-        return []
-    found = {
-        r.id: r
-        for r in await conn.execute(
-            select(ideas.c.id, ideas.c.title, ideas.c.status).where(
-                ideas.c.tenant == tenant, ideas.c.id.in_([i for i, _ in hits])
+        ):
+            stored[row.token] = int(row.n)
+    # Candidates come through an idea's rarer words only: a word that hundreds of ideas
+    # share says little about duplicates, and its postings would make each look-up slower.
+    rare: dict[int, list[str]] = {}
+    before: Counter[str] = Counter()
+    for k, words in enumerate(sets):
+        if k in active:
+            rare[k] = sorted(
+                (t for t in words if 0 < stored[t] + before[t] <= DUPLICATE_MAX_POSTINGS),
+                key=lambda t: (stored[t] + before[t], t),
+            )[:DUPLICATE_QUERY_WORDS]
+        if batch is not None and queries[k][0] in batch:
+            before.update(words)
+    postings: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted({t for few in rare.values() for t in few if stored[t]})):
+        for row in await conn.execute(
+            select(idea_tokens.c.token, idea_tokens.c.idea_id).where(
+                idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(chunk)
             )
+        ):
+            postings.setdefault(row.token, set()).add(row.idea_id)
+    picked: dict[int, list[str]] = {}
+    for k, few in rare.items():
+        hits: Counter[str] = Counter()
+        for t in few:
+            hits.update(postings.get(t, ()))
+        picked[k] = [i for i, _ in hits.most_common(DUPLICATE_CANDIDATES * 4)]
+    ids = sorted({i for found in picked.values() for i in found})
+    info: dict[str, Row[Any]] = {}
+    shared_words: dict[str, set[str]] = {}
+    for chunk in _chunks(ids):
+        for row in await conn.execute(
+            select(ideas.c.id, ideas.c.title, ideas.c.status, ideas.c.token_count).where(
+                ideas.c.tenant == tenant,
+                ideas.c.id.in_(chunk),
+                ideas.c.status.in_(sorted(rules.OPEN_FOR_DUPLICATES)),
+            )
+        ):
+            info[row.id] = row
+    open_ids = sorted(info)
+    for chunk in _chunks(open_ids):
+        for row in await conn.execute(
+            select(idea_tokens.c.idea_id, idea_tokens.c.token).where(
+                idea_tokens.c.tenant == tenant,
+                idea_tokens.c.idea_id.in_(chunk),
+                idea_tokens.c.token.in_(everything),
+            )
+        ):
+            shared_words.setdefault(row.idea_id, set()).add(row.token)
+    for k in active:
+        idea_id, words, policy = queries[k]
+        candidates = [
+            (i, len(shared_words.get(i, set()) & sets[k]), int(info[i].token_count))
+            for i in picked[k]
+            if i in info and i != idea_id
+        ]
+        shown = {i: (info[i].title, info[i].status) for i, _, _ in candidates}
+        for j in range(k):
+            other = queries[j][0]
+            if batch is not None and other in batch and sets[j] & sets[k]:
+                candidates.append((other, len(sets[j] & sets[k]), len(sets[j])))
+                shown[other] = batch[other]
+        candidates.sort(key=lambda c: (-c[1], c[0]))
+        best = similarity.best_matches(
+            len(words),
+            candidates[:DUPLICATE_CANDIDATES],
+            threshold=policy.threshold,
+            limit=policy.limit,
         )
-    }
-    return [
-        {"id": i, "title": found[i].title, "status": found[i].status, "score": score}
-        for i, score in hits
-        if i in found
-    ]
+        out[k] = [
+            {"id": i, "title": shown[i][0], "status": shown[i][1], "score": score}
+            for i, score in best
+        ]
+    return out
+
+
+def _chunks(values: Sequence[str], size: int = 2000) -> list[Sequence[str]]:
+    """Pieces of a long IN list, below every driver's limit on bound parameters."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 async def _ambassador_of(conn: AsyncConnection, tenant: str, administration_id: str) -> str | None:
@@ -401,16 +580,14 @@ async def _check_co_authors(
     wanted = list(dict.fromkeys(i for i in ids if i != giver_id))
     if not wanted:
         return ()
-    known = {
-        r.id
-        for r in await conn.execute(
-            select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
-        )
-    }
-    for i, person_id in enumerate(ids):
-        if person_id != giver_id and person_id not in known:
-            raise invalid(f"co_author_ids[{i}]", f"no person {person_id!r} in this tenant")
-    return tuple(wanted)
+    known = set(
+        (
+            await conn.execute(
+                select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
+            )
+        ).scalars()
+    )
+    return _require_co_authors(ids, giver_id, known)
 
 
 async def _write_authors(
@@ -423,14 +600,21 @@ async def _write_authors(
     await conn.execute(
         idea_people.delete().where(idea_people.c.tenant == tenant, idea_people.c.idea_id == idea_id)
     )
+    rows = _author_rows(tenant, idea_id, giver_id, co_authors)
+    if rows:
+        await conn.execute(idea_people.insert(), rows)
+
+
+def _author_rows(
+    tenant: str, idea_id: str, giver_id: str | None, co_authors: Sequence[str]
+) -> list[dict[str, Any]]:
     rows = [
         {"tenant": tenant, "idea_id": idea_id, "person_id": p, "role": "co_author"}
         for p in co_authors
     ]
     if giver_id:
         rows.append({"tenant": tenant, "idea_id": idea_id, "person_id": giver_id, "role": "giver"})
-    if rows:
-        await conn.execute(idea_people.insert(), rows)
+    return rows
 
 
 def _state(row: Row[Any]) -> rules.IdeaState:
