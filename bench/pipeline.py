@@ -75,7 +75,9 @@ def ceiling_app() -> FastAPI:
     return app
 
 
-def start_server(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    target: str, port: int, env: dict[str, str], log: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -92,6 +94,8 @@ def start_server(target: str, port: int, env: dict[str, str], log: Path) -> subp
             "--no-access-log",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, **env},
         stdout=log.open("wb"),
@@ -367,6 +371,7 @@ async def run(args: argparse.Namespace) -> None:
                 "IDEABANK_PORT": str(ports["intake"]),
             },
             tmp / "intake.log",
+            workers=args.intake_workers,
         ),
         start_server(
             "ideabank_reporting.bootstrap:create_app",
@@ -470,7 +475,7 @@ async def run(args: argparse.Namespace) -> None:
                 )
 
         print(
-            f"\npipeline: intake → NATS → reporting, one uvicorn worker each, "
+            f"\npipeline: intake ({args.intake_workers} uvicorn worker(s)) → NATS → reporting, "
             f"{'PostgreSQL' if args.postgres else 'SQLite'}, "
             f"load by {'wrk' if shutil.which('wrk') else 'httpx'} -c{args.connections}"
         )
@@ -521,6 +526,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--postgres", action="store_true", help="intake and reporting on PostgreSQL"
+    )
+    parser.add_argument(
+        "--intake-workers",
+        type=int,
+        default=1,
+        help="uvicorn workers of intake (more than one wants --postgres)",
     )
     parser.add_argument("--latency-ideas", type=int, default=1500, help="cap of the latency phase")
     asyncio.run(run(parser.parse_args()))

@@ -418,3 +418,43 @@ async def test_a_burst_of_submissions_is_registered_together(org, stream_events)
     assert listed.json()["total"] == 40
     submitted = await stream_events({"idea.submitted"}, at_least=40)
     assert sorted(e.data["idea_id"] for e in submitted) == sorted(ids)
+
+
+async def test_ideas_registered_in_one_group_see_the_ones_before_them(org, settings) -> None:
+    """The batched registration itself: in-group duplicates, and a refusal beside them."""
+    from dataclasses import replace
+
+    from ideabank_infra.db import Database
+    from ideabank_infra.problems import Problem
+    from ideabank_intake import handlers
+
+    twin = handlers.NewIdea(
+        title="Solceller på kommunhusets tak",
+        description="Sätt upp solpaneler på taket till kommunhuset vid torget.",
+        problem="Elkostnaderna för kommunhuset stiger varje år.",
+        category="miljö",
+        channel="staff_portal",
+        org_unit_id="norr",
+        giver_id="giver",
+    )
+    now = datetime.now(UTC)
+    policy = handlers.DuplicatePolicy()
+    group = [
+        handlers.Submission(org.tenant, twin, now, policy),
+        handlers.Submission(org.tenant, replace(twin, org_unit_id="ingenstans"), now, policy),
+        handlers.Submission(org.tenant, replace(twin, title="Solceller på taket"), now, policy),
+    ]
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            first, refused, second = await handlers.submit_ideas(conn, group)
+    finally:
+        await db.dispose()
+    assert isinstance(refused, Problem) and refused.field == "org_unit_id"
+    assert isinstance(first, handlers.Submitted) and isinstance(second, handlers.Submitted)
+    assert first.duplicates == []
+    assert [d["id"] for d in second.duplicates] == [first.idea["id"]]
+    assert second.duplicates[0]["title"] == twin.title
+    assert second.idea["possible_duplicate_ids"] == [first.idea["id"]]
+    listed = await org.client.get("/v1/ideas", headers=org.headers("giver"))
+    assert {i["id"] for i in listed.json()["items"]} == {first.idea["id"], second.idea["id"]}

@@ -530,31 +530,41 @@ async def find_duplicates(
             )
         ):
             shared_words.setdefault(row.idea_id, set()).add(row.token)
-    for k in active:
-        idea_id, words, policy = queries[k]
-        candidates = [
-            (i, len(shared_words.get(i, set()) & sets[k]), int(info[i].token_count))
-            for i in picked[k]
-            if i in info and i != idea_id
-        ]
-        shown = {i: (info[i].title, info[i].status) for i, _, _ in candidates}
-        for j in range(k):
-            other = queries[j][0]
-            if batch is not None and other in batch and sets[j] & sets[k]:
-                candidates.append((other, len(sets[j] & sets[k]), len(sets[j])))
-                shown[other] = batch[other]
-        candidates.sort(key=lambda c: (-c[1], c[0]))
-        best = similarity.best_matches(
-            len(words),
-            candidates[:DUPLICATE_CANDIDATES],
-            threshold=policy.threshold,
-            limit=policy.limit,
-        )
-        out[k] = [
-            {"id": i, "title": shown[i][0], "status": shown[i][1], "score": score}
-            for i, score in best
-        ]
+    # Ideas of this batch are candidates for the ones after them, found through the same
+    # rare words (never by comparing every pair of the batch).
+    earlier: dict[str, list[int]] = {}
+    for k, (idea_id, words, policy) in enumerate(queries):
+        if k in rare:
+            mine = sets[k]
+            candidates = [
+                (i, len(shared_words.get(i, set()) & mine), int(info[i].token_count))
+                for i in picked[k]
+                if i in info and i != idea_id
+            ]
+            shared_rare: Counter[int] = Counter(j for t in rare[k] for j in earlier.get(t, ()))
+            near = [j for j, _ in shared_rare.most_common(DUPLICATE_CANDIDATES * 4)]
+            candidates += [(queries[j][0], len(sets[j] & mine), len(sets[j])) for j in near]
+            candidates.sort(key=lambda c: (-c[1], c[0]))
+            best = similarity.best_matches(
+                len(words),
+                candidates[:DUPLICATE_CANDIDATES],
+                threshold=policy.threshold,
+                limit=policy.limit,
+            )
+            out[k] = [{"id": i, **_shown(i, info, batch), "score": score} for i, score in best]
+        if batch is not None and idea_id in batch:
+            for t in sets[k]:
+                earlier.setdefault(t, []).append(k)
     return out
+
+
+def _shown(
+    idea_id: str, info: dict[str, Row[Any]], batch: dict[str, tuple[str, str]] | None
+) -> dict[str, str]:
+    if idea_id in info:
+        return {"title": info[idea_id].title, "status": info[idea_id].status}
+    title, status = (batch or {})[idea_id]
+    return {"title": title, "status": status}
 
 
 def _chunks(values: Sequence[str], size: int = 2000) -> list[Sequence[str]]:
