@@ -133,6 +133,7 @@ def test_portal_walk_in_chromium(portal_url: str) -> None:
         "idea giver sees timeline",
         "language switch",
         "tenant separation",
+        "another municipality adopts",
         "public channel",
     ):
         assert step in result["reached"], step

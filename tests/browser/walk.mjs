@@ -319,8 +319,27 @@ try {
     }
     if (count < 3) throw new Error(`timeline has ${count} entries`);
     await check(page, "13-idea-timeline");
-    await page.goto(`${BASE}/inbox`);
+    // The inbox: feedback arrives through notification, a moment after the events.
+    let unread = 0;
+    for (const until = Date.now() + STEP_TIMEOUT; Date.now() < until; await page.waitForTimeout(500)) {
+      await page.goto(`${BASE}/inbox`);
+      unread = await page.locator('[data-testid="mark-read"]').count();
+      if (unread) break;
+    }
     await check(page, "14-inbox");
+    if (!unread) throw new Error("no unread feedback in the idea giver's inbox");
+    // Mark one item read: its button is gone afterwards.
+    const first = page.locator('form[action^="/inbox/"][action$="/read"]').first();
+    const action = await first.getAttribute("action");
+    await submitForm(page, `form[action="${action}"]`);
+    await page.goto(`${BASE}/inbox`);
+    if (await page.locator(`form[action="${action}"]`).count()) throw new Error(`${action} still unread`);
+    // Delivery preferences: email as a weekly digest, kept after a reload.
+    await page.selectOption("#f-pref-email", "weekly");
+    await submitForm(page, 'form[action="/inbox/preferences"]');
+    await page.goto(`${BASE}/inbox`);
+    const mode = await page.inputValue("#f-pref-email");
+    if (mode !== "weekly") throw new Error(`email preference is ${mode} after saving weekly`);
   });
 
   // 7. Languages: English, Norwegian bokmål, Danish and back to Swedish.
@@ -363,6 +382,30 @@ try {
     if (resp.status() !== 404) throw new Error(`Borås idea answered ${resp.status()} to Motala`);
     if ((await page.textContent("main")).includes(stamp)) throw new Error("Borås idea text shown");
     await check(page, "19-other-tenant-404");
+  });
+
+  // 9b. Another municipality of the network adopts the idea as its own (after the
+  // separation check: the adopted copy carries the same title in Motala).
+  if (ok) await step("another municipality adopts", async () => {
+    await logout(page);
+    await login(page, "motala", "motala-p001");
+    const card = page.locator('[data-testid="offers"] li', { hasText: title });
+    for (const until = Date.now() + STEP_TIMEOUT; Date.now() < until; await page.waitForTimeout(500)) {
+      await page.goto(`${BASE}/offers`);
+      if (await card.count()) break;
+    }
+    await check(page, "26-offers");
+    if (!(await card.count())) throw new Error("the offered idea is not among Motala's offers");
+    await Promise.all([page.waitForLoadState("load"), card.locator('[data-testid="adopt"]').click()]);
+    await page.waitForSelector('[data-testid="flash-ok"]');
+    // Intake turns the adoption into a Motala idea of its own.
+    let adopted = false;
+    for (const until = Date.now() + STEP_TIMEOUT; Date.now() < until && !adopted; await page.waitForTimeout(500)) {
+      await page.goto(`${BASE}/ideas`);
+      adopted = (await page.textContent("main")).includes(stamp);
+    }
+    if (!adopted) throw new Error("the adopted idea is not listed in Motala");
+    if (await page.locator(`a[href="/ideas/${ideaId}"]`).count()) throw new Error("Motala links to the Borås idea itself");
   });
 
   // 10. Administration, KPIs, network comparison, board report.
