@@ -29,7 +29,7 @@ from ideabank_contracts.events import (
 )
 from ideabank_contracts.events.idea import Channel
 from ideabank_contracts.events.screening import ScreeningOutcome
-from ideabank_contracts.events.tenancy import OrgUnitKind, Role
+from ideabank_contracts.events.tenancy import OrgUnitKind, Role, TenantRegistered
 from ideabank_decision.bootstrap import create_app
 from ideabank_decision.settings import DecisionSettings
 from ideabank_infra.auth import LocalIssuer
@@ -131,7 +131,14 @@ class World:
             )
             for pid, unit, roles in PEOPLE
         ]
-        await self.publish(tenant, tenant, *units, *people)
+        registered = TenantRegistered(
+            tenant=tenant,
+            name=f"Kommun {tenant}",
+            country="SE",
+            default_language="sv",
+            currency="SEK",
+        )
+        await self.publish(tenant, tenant, registered, *units, *people)
         if network:
             await self.join(tenant)
         last = self.u(tenant, PEOPLE[-1][0])

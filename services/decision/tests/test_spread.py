@@ -35,6 +35,7 @@ async def test_offer_adopt_and_count_adoptions_across_the_network(world: Any) ->
 
     [item] = await eventually(lambda: catalogue(adopter), timeout=15)
     assert item["origin_tenant"] == origin and item["adopted_as"] is None
+    assert item["origin_tenant_name"] == f"Kommun {origin}"
     assert item["realised_benefit"] == {"amount": "120000.00", "currency": "SEK"}
     assert await catalogue(outsider) == []
     assert await catalogue(origin) == []  # one's own offers are not in one's catalogue

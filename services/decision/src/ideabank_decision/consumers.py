@@ -27,6 +27,7 @@ from ideabank_contracts.events import (
     PersonRegistered,
     PersonUpdated,
     ScreeningCompleted,
+    TenantRegistered,
 )
 from ideabank_infra.app import Runtime
 from ideabank_infra.consumer import Handler, Subscription, subjects_for
@@ -43,6 +44,7 @@ from ideabank_decision.store import (
     org_units,
     people,
     set_status_if,
+    tenants,
 )
 
 EVENTS = (
@@ -61,6 +63,7 @@ EVENTS = (
     "person.updated",
     "network.joined",
     "network.left",
+    "tenant.registered",
 )
 
 
@@ -261,6 +264,14 @@ class Projections:
             )
         )
 
+    async def tenant_registered(self, conn: AsyncConnection, event: CloudEvent) -> None:
+        """A municipality's name, shown beside the offers it makes."""
+        d: TenantRegistered = _data(event, TenantRegistered)
+        stmt = self.db.insert(tenants).values(tenant=d.tenant, name=d.name)
+        await conn.execute(
+            stmt.on_conflict_do_update(index_elements=["tenant"], set_={"name": d.name})
+        )
+
     def handlers(self) -> dict[str, Handler]:
         """Handler per event type."""
         return {
@@ -279,6 +290,7 @@ class Projections:
             "person.updated": self.person_changed,
             "network.joined": self.network_changed,
             "network.left": self.network_changed,
+            "tenant.registered": self.tenant_registered,
         }
 
 

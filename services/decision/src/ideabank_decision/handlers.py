@@ -64,6 +64,7 @@ from ideabank_decision.store import (
     network_members,
     offers,
     plans,
+    tenants,
     trials,
 )
 
@@ -936,6 +937,12 @@ async def network_offers(conn: AsyncConnection, *, principal: Principal) -> list
             select(adoptions).where(adoptions.c.adopting_tenant == principal.tenant)
         )
     }
+    names = {
+        r.tenant: r.name
+        for r in await conn.execute(
+            select(tenants).where(tenants.c.tenant.in_({r["origin_tenant"] for r in rows}))
+        )
+    }
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         key = (r["origin_tenant"], r["idea_id"])
@@ -945,6 +952,7 @@ async def network_offers(conn: AsyncConnection, *, principal: Principal) -> list
         out[key] = {
             "idea_id": r["idea_id"],
             "origin_tenant": r["origin_tenant"],
+            "origin_tenant_name": names.get(r["origin_tenant"]),
             "networks": [r["network"]],
             "title": r["title"],
             "summary": r["summary"],

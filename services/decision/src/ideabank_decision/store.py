@@ -198,6 +198,14 @@ evaluations = Table(
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
 )
 
+# The names of the municipalities, from `tenant.registered`, to show where an offer is from.
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("name", String(300), nullable=False),
+)
+
 # The network catalogue: every tenant's offers, own and others', from `idea.offered`.
 offers = Table(
     "offers",
