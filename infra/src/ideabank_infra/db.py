@@ -48,26 +48,25 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed on success, rolled back on any error."""
-        if self.is_sqlite:
-            async with self.write_gate, self._sqlite_write() as conn:
-                yield conn
-        else:
-            async with self.engine.begin() as conn:
-                yield conn
-        self._committed()
-
-    @asynccontextmanager
-    async def _sqlite_write(self) -> AsyncIterator[AsyncConnection]:
-        # The driver begins a transaction only at the first INSERT or UPDATE, so reads
-        # before it would see no snapshot and a SAVEPOINT would commit on release. An
-        # explicit BEGIN IMMEDIATE makes the whole block one write transaction.
-        async with self.engine.begin() as conn:
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        async with self.write_turn(), self.engine.begin() as conn:
+            if self.is_sqlite:
+                # The driver begins a transaction only at the first INSERT or UPDATE, so
+                # reads before it would see no snapshot and a SAVEPOINT would commit on
+                # release. BEGIN IMMEDIATE makes the whole block one write transaction.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
-
-    def _committed(self) -> None:
         for callback in self.after_commit:
             callback()
+
+    @asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """Hold this process's turn to write: SQLite has one writer per file; on
+        PostgreSQL writers run side by side and this holds nothing."""
+        if not self.is_sqlite:
+            yield
+            return
+        async with self.write_gate:
+            yield
 
     async def ping(self) -> bool:
         """True when the database answers."""
@@ -133,12 +132,10 @@ class GroupCommit(Generic[ItemT, ResultT]):
             group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
             try:
                 await self._commit([item for item, _ in group], [f for _, f in group])
-            except BaseException as exc:
+            except BaseException:
+                # Only cancellation gets here (_commit settles every error it meets).
                 for _, future in [*group, *self._queue]:
-                    if isinstance(exc, Exception):
-                        _settle(future, False, exc)
-                    elif not future.done():
-                        future.cancel()
+                    future.cancel()
                 self._queue.clear()
                 raise
 

@@ -9,7 +9,6 @@ the stream's duplicate window.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -233,7 +232,7 @@ class OutboxRelay:
                     log.warning("publish of outbox row %s failed: %r", row.seq, result)
                     break
                 done.append(row.seq)
-            async with self.db.write_gate if self.db.is_sqlite else contextlib.nullcontext():
+            async with self.db.write_turn():
                 if done:
                     await self._mark_published(batch.conn, done)
                 await batch.conn.commit()

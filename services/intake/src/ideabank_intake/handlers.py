@@ -30,6 +30,7 @@ from ideabank_intake.store import (
     ambassadors,
     comments,
     idea_people,
+    idea_token_rows,
     idea_tokens,
     ideas,
     insert_ignore,
@@ -211,7 +212,9 @@ async def submit_ideas(
         by_tenant.setdefault(s.tenant, []).append(i)
     for tenant, indexes in by_tenant.items():
         await _submit_for_tenant(conn, tenant, [(i, batch[i]) for i in indexes], results)
-    return [r if r is not None else RuntimeError("not registered") for r in results]
+    done = [r for r in results if r is not None]
+    assert len(done) == len(batch), "every submission gets a result"
+    return done
 
 
 async def _submit_for_tenant(
@@ -229,16 +232,9 @@ async def _submit_for_tenant(
             )
         )
     }
-    wanted = {p for _, s in items for p in s.new.co_author_ids if p != s.new.giver_id}
-    known: set[str] = set()
-    if wanted:
-        known = set(
-            (
-                await conn.execute(
-                    select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
-                )
-            ).scalars()
-        )
+    known = await _known_people(
+        conn, tenant, {p for _, s in items for p in s.new.co_author_ids if p != s.new.giver_id}
+    )
     accepted: list[tuple[int, Submission, str, tuple[str, ...]]] = []
     for i, s in items:
         try:
@@ -263,10 +259,8 @@ async def _submit_for_tenant(
     words = [
         similarity.tokens(s.new.title, s.new.description, s.new.problem) for _, s, _, _ in accepted
     ]
-    statuses = [
-        rules.IN_SCREENING if ambassador_of.get(units[u]) else rules.SUBMITTED
-        for _, _, u, _ in accepted
-    ]
+    assigned = [ambassador_of.get(units[u]) for _, _, u, _ in accepted]
+    statuses = [rules.IN_SCREENING if a else rules.SUBMITTED for a in assigned]
     duplicates = await find_duplicates(
         conn,
         tenant=tenant,
@@ -284,24 +278,21 @@ async def _submit_for_tenant(
     token_rows: list[dict[str, Any]] = []
     contacts: list[dict[str, Any]] = []
     events: list[tuple[CloudEvent, str | None]] = []
-    for (i, s, unit_id, co_authors), idea_id, w, dups in zip(
-        accepted, idea_ids, words, duplicates, strict=True
+    for (i, s, unit_id, co_authors), idea_id, w, dups, ambassador, status in zip(
+        accepted, idea_ids, words, duplicates, assigned, statuses, strict=True
     ):
         new, now = s.new, s.now
         administration_id = units[unit_id]
-        ambassador = ambassador_of.get(administration_id)
         row = _idea_row(tenant, idea_id, new, unit_id, administration_id, co_authors, now)
         row.update(
-            status=rules.IN_SCREENING if ambassador else rules.SUBMITTED,
+            status=status,
             ambassador_id=ambassador,
             possible_duplicate_ids=[d["id"] for d in dups],
             token_count=len(w),
         )
         rows.append(row)
         authors.extend(_author_rows(tenant, idea_id, new.giver_id, co_authors))
-        token_rows.extend(
-            {"tenant": tenant, "token": t[:100], "idea_id": idea_id} for t in sorted(w)
-        )
+        token_rows.extend(idea_token_rows(tenant, idea_id, w))
         if new.contact_email:
             contacts.append({"tenant": tenant, "idea_id": idea_id, "email": new.contact_email})
         data: list[EventData] = [_submitted(row, new, dups)]
@@ -470,7 +461,7 @@ async def find_duplicates(
     """
     out: list[list[dict[str, Any]]] = [[] for _ in queries]
     sets = [frozenset(w[:100] for w in words) for _, words, _ in queries]
-    active = [k for k, (_, _, policy) in enumerate(queries) if sets[k] and policy.limit > 0]
+    active = {k for k, (_, _, policy) in enumerate(queries) if sets[k] and policy.limit > 0}
     if not active:
         return out
     everything = sorted(set().union(*(sets[k] for k in active)))
@@ -587,17 +578,16 @@ async def _ambassador_of(conn: AsyncConnection, tenant: str, administration_id: 
 async def _check_co_authors(
     conn: AsyncConnection, tenant: str, ids: Sequence[str], giver_id: str | None
 ) -> tuple[str, ...]:
-    wanted = list(dict.fromkeys(i for i in ids if i != giver_id))
-    if not wanted:
-        return ()
-    known = set(
-        (
-            await conn.execute(
-                select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(wanted))
-            )
-        ).scalars()
-    )
+    known = await _known_people(conn, tenant, {i for i in ids if i != giver_id})
     return _require_co_authors(ids, giver_id, known)
+
+
+async def _known_people(conn: AsyncConnection, tenant: str, ids: set[str]) -> set[str]:
+    """Those of ``ids`` that are people of the tenant (no query for none)."""
+    if not ids:
+        return set()
+    stmt = select(people.c.id).where(people.c.tenant == tenant, people.c.id.in_(ids))
+    return set((await conn.execute(stmt)).scalars())
 
 
 async def _write_authors(

@@ -239,10 +239,12 @@ async def replace_tokens(
         idea_tokens.delete().where(idea_tokens.c.tenant == tenant, idea_tokens.c.idea_id == idea_id)
     )
     if words:
-        await conn.execute(
-            idea_tokens.insert(),
-            [{"tenant": tenant, "token": w[:100], "idea_id": idea_id} for w in sorted(words)],
-        )
+        await conn.execute(idea_tokens.insert(), idea_token_rows(tenant, idea_id, words))
+
+
+def idea_token_rows(tenant: str, idea_id: str, words: frozenset[str]) -> list[dict[str, str]]:
+    """The ``idea_tokens`` rows of an idea's word set (words cut to the column's length)."""
+    return [{"tenant": tenant, "token": w[:100], "idea_id": idea_id} for w in sorted(words)]
 
 
 async def org_subtree(conn: AsyncConnection, tenant: str, root: str) -> set[str]:
