@@ -78,13 +78,14 @@ def _kind(event: CloudEvent) -> str:
 
 
 async def apply_events(
-    conn: AsyncConnection, events: Sequence[CloudEvent], *, recompute_cells: bool = True
+    conn: AsyncConnection, events: Sequence[CloudEvent], *, update_cells: bool = True
 ) -> set[Month]:
     """Apply a batch of events, in stream order, to the read model in bulk; the months touched.
 
     One look-up loads every fact the batch needs, the facts change in memory, and each table
-    gets one bulk write. ``recompute_cells=False`` leaves the KPI cells to the caller (a
-    replay rebuilds them all once at the end).
+    gets one bulk write; the KPI cells change by what the batch's facts added or took away.
+    ``update_cells=False`` leaves the KPI cells to the caller (a replay computes them all
+    once at the end).
     """
     keys: set[tuple[str, str]] = set()
     for ev in events:
@@ -94,6 +95,8 @@ async def apply_events(
             if _kind(ev) == "idea.adopted":
                 keys.add((str(ev.data["origin_tenant"]), str(ev.data["origin_idea_id"])))
     batch = _Batch(facts=await store.load_facts(conn, keys) if keys else {})
+    # What each stored fact counted for before this batch changes it in memory.
+    shares = {key: store.cell_share(fact) for key, fact in batch.facts.items()}
     for ev in events:
         kind = _kind(ev)
         if kind in _TENANCY:
@@ -136,8 +139,11 @@ async def apply_events(
             )
             .values(actor_id=None)
         )
-    if recompute_cells and batch.months:
-        await store.recompute_cells(conn, batch.months)
+    if update_cells and batch.dirty:
+        await store.add_to_cells(
+            conn,
+            ((shares.get(key), store.cell_share(fact)) for key, fact in batch.dirty.items()),
+        )
     return batch.months
 
 
@@ -428,7 +434,9 @@ async def comparison(
     )
     totals = {r["tenant"]: _ints(r) for r in rows.mappings()}
     f = store.idea_facts.c
-    medians = await store.day_medians(conn, [f.tenant.in_(members), f.year == year], by_tenant=True)
+    medians = await store.day_medians(
+        conn, [f.tenant.in_(members), f.year == year], by_tenant=True, columns=("feedback_days",)
+    )
     trees = await _org_tree(conn, members)
     counts = await _headcounts(conn, members, year)
     targets = await _targets(conn, members, year)

@@ -92,7 +92,7 @@ async def replay(
                     ],
                     ["consumer", "event_id"],
                 )
-                await apply_events(conn, events, recompute_cells=False)
+                await apply_events(conn, events, update_cells=False)
             applied += len(msgs)
             remaining = int(msgs[-1].metadata.num_pending or 0)
             if progress:

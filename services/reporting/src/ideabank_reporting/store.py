@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -209,6 +210,47 @@ CELL_MEASURES: dict[str, Any] = {
 }
 CELL_DIMENSIONS = ("org_unit_id", "administration_id", "channel", "category")
 
+CellKey = tuple[str, int, int, str, str, str]
+_CELL_KEY = ("tenant", "year", "month", "org_unit_id", "channel", "category")
+
+
+def cell_share(fact: IdeaFact) -> tuple[CellKey, str, dict[str, int]] | None:
+    """What one fact adds to its KPI cell: the cell's key, administration and measures.
+
+    The same measures as ``CELL_MEASURES`` (which computes them in SQL over many facts);
+    a test holds the two to each other.
+    """
+    if (
+        fact.year is None
+        or fact.month is None
+        or fact.org_unit_id is None
+        or fact.channel is None
+        or fact.category is None
+    ):
+        return None
+    key = (fact.tenant, fact.year, fact.month, fact.org_unit_id, fact.channel, fact.category)
+    return (
+        key,
+        fact.administration_id or "",
+        {
+            "submitted": 1,
+            "screened": int(fact.screened_at is not None),
+            "responded": int(fact.feedback_at is not None),
+            "motivated": int(fact.motivated is True),
+            "implemented": int(fact.implemented_at is not None),
+            "evaluated": int(fact.evaluated_at is not None),
+            "rejected": int(fact.status == "rejected"),
+            "withdrawn": int(fact.withdrawn_at is not None),
+            "paused": int(fact.status == "paused"),
+            "deferred": int(fact.status == "deferred"),
+            "adopted_in": int(fact.origin_tenant is not None),
+            "adopted_out": fact.times_adopted,
+            "benefit_money": fact.benefit_money or 0,
+            "benefit_hours": fact.benefit_hours or 0,
+        },
+    )
+
+
 kpi_cells = Table(
     "kpi_cells",
     metadata,
@@ -341,6 +383,82 @@ async def recompute_cells(
                 grouped.where(tuple_(_F.tenant, _F.year, _F.month).in_(chunk)).group_by(*group_by),
             )
         )
+
+
+Share = tuple[CellKey, str, dict[str, int]]
+
+
+async def add_to_cells(
+    conn: AsyncConnection, changes: Iterable[tuple[Share | None, Share | None]]
+) -> None:
+    """Move the KPI cells by facts' changes, each (share before, share after), in bulk.
+
+    Each cell a batch touches is changed by the difference (one upsert that adds), instead
+    of being recomputed from all the facts of its month; a cell left with no idea goes, and
+    a cell that a fact of another administration left takes its administration from the
+    facts again. The result equals ``recompute_cells`` over the same facts.
+    """
+    rows: dict[CellKey, dict[str, Any]] = {}
+    recheck: set[CellKey] = set()
+    for before, after in changes:
+        if before is not None and (after is None or after[:2] != before[:2]):
+            recheck.add(before[0])
+        for sign, share in ((-1, before), (1, after)):
+            if share is None:
+                continue
+            key, administration, measures = share
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {
+                    **dict(zip(_CELL_KEY, key, strict=True)),
+                    "administration_id": "",
+                    **dict.fromkeys(CELL_MEASURES, 0),
+                }
+            if sign > 0:
+                row["administration_id"] = max(row["administration_id"], administration)
+            for name, value in measures.items():
+                row[name] += sign * value
+    changed = [r for r in rows.values() if any(r[name] for name in CELL_MEASURES)]
+    stmt = dialect_insert(conn, kpi_cells)
+    current = kpi_cells.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(_CELL_KEY),
+        set_={
+            "administration_id": case(
+                (
+                    stmt.excluded.administration_id > current.administration_id,
+                    stmt.excluded.administration_id,
+                ),
+                else_=current.administration_id,
+            ),
+            **{name: current[name] + stmt.excluded[name] for name in CELL_MEASURES},
+        },
+    )
+    for start in range(0, len(changed), 500):
+        await conn.execute(stmt, changed[start : start + 500])
+    key_columns = tuple_(*(current[name] for name in _CELL_KEY))
+    emptied = [key for key, r in rows.items() if r["submitted"] < 0]
+    for start in range(0, len(emptied), 200):
+        await conn.execute(
+            delete(kpi_cells).where(
+                key_columns.in_(emptied[start : start + 200]), current.submitted == 0
+            )
+        )
+    if recheck:
+        # Rare (an org unit moved to another administration): the cell's administration is
+        # the greatest among the facts still in it, as in ``recompute_cells``.
+        greatest = (
+            select(func.max(func.coalesce(_F.administration_id, "")))
+            .where(*(_F[name] == current[name] for name in _CELL_KEY))
+            .scalar_subquery()
+        )
+        keys = sorted(recheck)
+        for start in range(0, len(keys), 200):
+            await conn.execute(
+                update(kpi_cells)
+                .where(key_columns.in_(keys[start : start + 200]))
+                .values(administration_id=greatest)
+            )
 
 
 def cell_filters(

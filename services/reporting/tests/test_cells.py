@@ -1,0 +1,100 @@
+"""KPI cells changed batch by batch equal the cells computed afresh from the facts."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import UTC, datetime, timedelta
+
+from ideabank_infra.db import Database
+from ideabank_reporting import store
+from ideabank_reporting.domain.projection import IdeaFact
+from sqlalchemy import select
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+
+
+def _random_fact(rng: random.Random, tenant: str, idea_id: str) -> IdeaFact:
+    """A fact in one of a few cells, at a random point of its life (or not counted at all)."""
+    submitted = T0 + timedelta(days=rng.randint(0, 80))
+    later = submitted + timedelta(days=rng.randint(1, 30))
+    status = rng.choice(["submitted", "rejected", "paused", "deferred", "implemented", "withdrawn"])
+    return IdeaFact(
+        tenant=tenant,
+        idea_id=idea_id,
+        org_unit_id=rng.choice(["u1", "u2", None]),
+        administration_id=rng.choice(["a1", "a2", None]),
+        category=rng.choice(["Miljö", "Service"]),
+        channel=rng.choice(["staff_portal", "deviation"]),
+        year=submitted.year if rng.random() < 0.95 else None,
+        month=submitted.month,
+        submitted_at=submitted,
+        status=status,
+        screened_at=later if rng.random() < 0.7 else None,
+        feedback_at=later if rng.random() < 0.6 else None,
+        motivated=rng.random() < 0.5,
+        implemented_at=later if status == "implemented" else None,
+        evaluated_at=later if status == "implemented" and rng.random() < 0.5 else None,
+        withdrawn_at=later if status == "withdrawn" else None,
+        origin_tenant="other" if rng.random() < 0.1 else None,
+        times_adopted=rng.choice([0, 0, 0, 1, 2]),
+        benefit_money=rng.choice([None, 0, 150_000]),
+        benefit_hours=rng.choice([None, 1_200]),
+    )
+
+
+async def _cells(db: Database) -> list[tuple[object, ...]]:
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(store.kpi_cells))).all()
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+async def test_cell_deltas_equal_a_full_recompute(db_url: str) -> None:
+    rng = random.Random(11)
+    db = Database(db_url)
+    await db.create_all(store.metadata)
+    facts: dict[tuple[str, str], IdeaFact] = {}
+    numbers = iter(range(1_000_000))
+    try:
+        for _ in range(12):
+            # A batch: new ideas, and stored ones that move (org unit, month, outcome) or grow.
+            changed: dict[tuple[str, str], IdeaFact] = {}
+            before: dict[tuple[str, str], store.Share | None] = {}
+            for _ in range(rng.randint(1, 25)):
+                tenant = rng.choice(["t1", "t2"])
+                if facts and rng.random() < 0.6:
+                    key = rng.choice(list(facts))
+                    old = facts[key]
+                else:
+                    key = (tenant, f"i{next(numbers)}")
+                    old = None
+                if key in changed:
+                    continue
+                before[key] = None if old is None else store.cell_share(old)
+                changed[key] = _random_fact(rng, *key)
+            async with db.transaction() as conn:
+                await store.save_facts(conn, changed.values())
+                await store.add_to_cells(
+                    conn, [(before[k], store.cell_share(f)) for k, f in changed.items()]
+                )
+            facts.update(changed)
+
+            live = await _cells(db)
+            async with db.transaction() as conn:
+                await store.recompute_cells(conn)
+            assert await _cells(db) == live
+        assert len(live) > 10
+        # A fact that leaves its cell empty takes the cell away.
+        first = next(f for f in facts.values() if f.year is not None)
+        lone = dataclasses.replace(first, category="Ensam", org_unit_id="u9")
+        async with db.transaction() as conn:
+            await store.save_facts(conn, [lone])
+            await store.add_to_cells(conn, [(store.cell_share(first), store.cell_share(lone))])
+        assert [c for c in await _cells(db) if "Ensam" in c]
+        async with db.transaction() as conn:
+            await store.save_facts(conn, [first])
+            await store.add_to_cells(conn, [(store.cell_share(lone), store.cell_share(first))])
+        assert not [c for c in await _cells(db) if "Ensam" in c]
+        assert await _cells(db) == live
+    finally:
+        await db.dispose()
