@@ -165,7 +165,17 @@ idea_facts = Table(
     *(Column(name, Float) for name in _DAY_COLUMNS),
     *(Column(name, Integer, nullable=False) for name in _COUNT_COLUMNS),
 )
-Index("ix_facts_period", idea_facts.c.tenant, idea_facts.c.year, idea_facts.c.month)
+# On PostgreSQL the period index carries what the KPI and comparison medians read, so
+# they scan one tenant-year's run of index pages (an index-only scan) instead of a heap
+# page per idea: at 24,000 ideas a tenant that is the difference between a few and a few
+# hundred milliseconds when the tenant is not in memory.
+Index(
+    "ix_facts_period",
+    idea_facts.c.tenant,
+    idea_facts.c.year,
+    idea_facts.c.month,
+    postgresql_include=["org_unit_id", "channel", "category", *_DAY_COLUMNS],
+)
 Index("ix_facts_implemented", idea_facts.c.tenant, idea_facts.c.implemented_at)
 Index("ix_facts_evaluated", idea_facts.c.tenant, idea_facts.c.evaluated_at)
 
