@@ -34,3 +34,30 @@ async def test_trace_id_survives_nats(harness: Harness) -> None:
     assert consumed, "the consumer recorded no span"
     assert consumed[-1].context.trace_id == trace_id
     assert consumed[-1].parent is not None
+
+
+async def test_requests_carry_a_trace_when_no_span_is_exported() -> None:
+    """With ``traces = none`` the lean middleware still continues or starts a trace."""
+    import httpx
+    from ideabank_infra.app import TraceContextMiddleware
+    from ideabank_infra.telemetry import current_trace_id
+    from opentelemetry import propagate
+
+    seen: list[tuple[str | None, dict[str, str]]] = []
+
+    async def endpoint(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # what the outbox stores with each event
+        seen.append((current_trace_id(), headers))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = TraceContextMiddleware(endpoint)
+    caller = "0af7651916cd43dd8448eb211c80319c"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        await c.get("/", headers={"traceparent": f"00-{caller}-b7ad6b7169203331-01"})
+        await c.get("/")
+        await c.get("/")
+    (first, first_headers), (second, _), (third, _) = seen
+    assert first == caller and caller in first_headers["traceparent"]
+    assert second and third and len({second, third, caller}) == 3

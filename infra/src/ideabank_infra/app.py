@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -20,7 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
@@ -187,6 +188,17 @@ class MetricsMiddleware:
             )
 
 
+#: FastAPI (0.165 and later) traces requests itself once a tracer provider is set, with
+#: spans for each dependency, the endpoint and the serialisation: five spans a request.
+#: The middleware below gives the one server span this project wants, so FastAPI's own
+#: is switched off where the installed FastAPI has it.
+NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
+
+
 def _name_span(scope: Scope) -> None:
     """Name the server span by its route template, now that the router has found it.
 
@@ -237,7 +249,7 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app = FastAPI(title=title, version=version, lifespan=lifespan, **NO_NATIVE_TELEMETRY)
     app.state.runtime = runtime
     app.state.verifier = JwksVerifier(
         settings.resolved_jwks_url(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -277,13 +289,47 @@ def create_service_app(
     # tracing and say nothing a reader needs. The plain ASGI middleware rather than
     # FastAPI's instrumentor: that one matches every route again to name the span before
     # the request starts, which cost more than the rest of tracing together.
-    app.add_middleware(
-        OpenTelemetryMiddleware,
-        excluded_urls="healthz,readyz,metrics",
-        default_span_details=_span_details,
-        exclude_spans=["receive", "send"],
-    )
+    if settings.traces == "none":
+        app.add_middleware(TraceContextMiddleware)
+    else:
+        app.add_middleware(
+            OpenTelemetryMiddleware,
+            excluded_urls="healthz,readyz,metrics",
+            default_span_details=_span_details,
+            exclude_spans=["receive", "send"],
+        )
     return app
+
+
+class TraceContextMiddleware:
+    """The request's trace context, when no span is exported (``traces = none``).
+
+    The caller's ``traceparent`` is continued, or a trace is started, so that the events a
+    request writes and the log lines it prints carry its trace id, as with full tracing.
+    Nothing else is recorded: no span attributes, no HTTP metrics from OpenTelemetry (the
+    Prometheus ones stay). The full middleware costs about a fifth of a submission.
+    """
+
+    _keys = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.tracer = trace.get_tracer("ideabank.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            self._keys[name]: value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in self._keys
+        }
+        parent = propagate.extract(carrier) if carrier else None
+        with self.tracer.start_as_current_span(
+            scope["method"], context=parent, kind=trace.SpanKind.SERVER
+        ):
+            await self.app(scope, receive, send)
 
 
 def _span_details(scope: Scope) -> tuple[str, dict[str, str]]:

@@ -172,7 +172,10 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: str) -> Any:
     """FastAPI dependency factory: the caller must hold one of ``roles``."""
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
+    # Takes the request itself rather than depending on ``current_principal``: FastAPI's
+    # cost is per dependency and request, and this is on every guarded route.
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
         if not principal.has(*roles):
             raise Problem(
                 403,

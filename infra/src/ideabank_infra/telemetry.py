@@ -23,8 +23,36 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 
 _memory_exporter: InMemorySpanExporter | None = None
+
+
+class _RecordWhenExported(Sampler):
+    """Records spans only once something exports them; until then every span is a
+    non-recording one that still carries a trace id, so ``traceparent`` headers and the
+    trace ids in logs work the same, without the cost of building spans nobody reads."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self._on = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        if self.recording:
+            return self._on.should_sample(*args, **kwargs)
+        return SamplingResult(Decision.DROP)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+_sampler = _RecordWhenExported()
 
 
 def setup_tracing(service_name: str, mode: str = "none") -> TracerProvider:
@@ -37,8 +65,12 @@ def setup_tracing(service_name: str, mode: str = "none") -> TracerProvider:
         if mode == "memory" and _memory_exporter is None:
             _memory_exporter = InMemorySpanExporter()
             current.add_span_processor(SimpleSpanProcessor(_memory_exporter))
+            _sampler.recording = True
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    _sampler.recording = mode in ("console", "memory")
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), sampler=_sampler
+    )
     if mode == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif mode == "memory":
