@@ -165,16 +165,16 @@ idea_facts = Table(
     *(Column(name, Float) for name in _DAY_COLUMNS),
     *(Column(name, Integer, nullable=False) for name in _COUNT_COLUMNS),
 )
-# On PostgreSQL the period index carries what the KPI and comparison medians read, so
-# they scan one tenant-year's run of index pages (an index-only scan) instead of a heap
-# page per idea: at 24,000 ideas a tenant that is the difference between a few and a few
-# hundred milliseconds when the tenant is not in memory.
-Index(
-    "ix_facts_period",
-    idea_facts.c.tenant,
-    idea_facts.c.year,
-    idea_facts.c.month,
-    postgresql_include=["org_unit_id", "channel", "category", *_DAY_COLUMNS],
+# The period index carries what the KPI and comparison medians read, so they scan one
+# tenant-year's run of index entries (an index-only scan) instead of fetching the row of
+# every idea: at 24,000 ideas a tenant that is the difference between a few and a few
+# hundred milliseconds when the tenant is not in memory (PostgreSQL), and a fourth of the
+# time of a KPI query on SQLite. PostgreSQL keeps the extra columns out of the key.
+_PERIOD = (idea_facts.c.tenant, idea_facts.c.year, idea_facts.c.month)
+_COVERED = ("org_unit_id", "channel", "category", *_DAY_COLUMNS)
+Index("ix_facts_period", *_PERIOD, postgresql_include=list(_COVERED)).ddl_if(dialect="postgresql")
+Index("ix_facts_period_covering", *_PERIOD, *(idea_facts.c[n] for n in _COVERED)).ddl_if(
+    dialect="sqlite"
 )
 Index("ix_facts_implemented", idea_facts.c.tenant, idea_facts.c.implemented_at)
 Index("ix_facts_evaluated", idea_facts.c.tenant, idea_facts.c.evaluated_at)
@@ -534,13 +534,17 @@ async def day_medians(
             }
         return out
 
-    values: dict[str, dict[str, list[float]]] = {}
     stmt = select(key, *(idea_facts.c[name] for name in columns)).where(
         *conditions, or_(*(idea_facts.c[name].is_not(None) for name in columns))
     )
-    for row in (await conn.execute(stmt)).mappings():
-        per = values.setdefault(row["tenant"], {name: [] for name in columns})
-        for name in columns:
-            if row[name] is not None:
-                per[name].append(row[name])
-    return {t: {name: median(v) for name, v in cols.items()} for t, cols in values.items()}
+    rows_of: dict[str, list[tuple[Any, ...]]] = {}
+    for fetched in (await conn.execute(stmt)).all():
+        rows_of.setdefault(fetched[0], []).append(tuple(fetched))
+    # Column by column (a transpose), so the per-value work stays in C.
+    return {
+        t: {
+            name: median([v for v in values if v is not None])
+            for name, values in zip(columns, list(zip(*rows, strict=True))[1:], strict=True)
+        }
+        for t, rows in rows_of.items()
+    }
