@@ -335,7 +335,13 @@ async def fill(
             "copies": copies,
         }
         async with db.transaction() as conn:
-            for table in (store.tenants, store.org_units, store.headcounts, store.targets):
+            for table in (
+                store.tenants,
+                store.org_units,
+                store.headcounts,
+                store.targets,
+                store.year_versions,
+            ):
                 await conn.execute(text(_copy_sql(table)), params)
             await conn.execute(
                 text(
@@ -534,6 +540,17 @@ async def run(args: argparse.Namespace) -> None:
                 network_size=args.network_size,
                 deadline=time.perf_counter() + args.max_seconds,
             )
+        # What the service's background refresher does after a load: bring the cache of
+        # each tenant-year's medians up to date (queries compute the out-of-date ones).
+        started = time.perf_counter()
+        refreshed = 0
+        while n := await store.refresh_year_medians(db, limit=200):
+            refreshed += n
+        print(
+            f"medians of {refreshed:,} tenant-years cached in "
+            f"{time.perf_counter() - started:,.1f} s",
+            flush=True,
+        )
         if db.dialect == "postgresql":
             async with db.engine.connect() as conn:
                 size = (

@@ -32,6 +32,9 @@ def _random_fact(rng: random.Random, tenant: str, idea_id: str) -> IdeaFact:
         status=status,
         screened_at=later if rng.random() < 0.7 else None,
         feedback_at=later if rng.random() < 0.6 else None,
+        feedback_days=rng.choice([None, 0.5, 2.0, 7.25, 31.0]),
+        stage_submitted=rng.choice([None, 1.0, 3.5]),
+        stage_approved_to_implemented=rng.choice([None, 12.0, 40.0, 90.5]),
         motivated=rng.random() < 0.5,
         implemented_at=later if status == "implemented" else None,
         evaluated_at=later if status == "implemented" and rng.random() < 0.5 else None,
@@ -96,5 +99,53 @@ async def test_cell_deltas_equal_a_full_recompute(db_url: str) -> None:
             await store.add_to_cells(conn, [(store.cell_share(lone), store.cell_share(first))])
         assert not [c for c in await _cells(db) if "Ensam" in c]
         assert await _cells(db) == live
+    finally:
+        await db.dispose()
+
+
+async def test_year_medians_come_from_the_cache_only_while_it_is_current(db_url: str) -> None:
+    rng = random.Random(5)
+    db = Database(db_url)
+    await db.create_all(store.metadata)
+    f = store.idea_facts.c
+    try:
+        facts = [_random_fact(rng, rng.choice(["t1", "t2"]), f"i{n}") for n in range(60)]
+        facts = [dataclasses.replace(x, year=2025) for x in facts]
+        async with db.transaction() as conn:
+            await store.save_facts(conn, facts)
+            await store.bump_years(conn, {(x.tenant, 2025) for x in facts})
+
+        async def live() -> dict[str, dict[str, float | None]]:
+            async with db.engine.connect() as conn:
+                return await store.day_medians(
+                    conn, [f.tenant.in_(["t1", "t2"]), f.year == 2025], by_tenant=True
+                )
+
+        async def served() -> dict[str, dict[str, float | None]]:
+            async with db.engine.connect() as conn:
+                return await store.year_day_medians(conn, ["t1", "t2", "t3"], 2025)
+
+        before = await live()
+        assert await served() == before  # nothing cached yet: computed from the facts
+        assert await store.refresh_year_medians(db) == 2
+        assert await store.refresh_year_medians(db) == 0  # all current
+        async with db.engine.connect() as conn:
+            cached = (await conn.execute(select(store.year_medians))).all()
+        assert {row.tenant for row in cached} == {"t1", "t2"}
+        assert await served() == before
+
+        # New facts for t1 make its cached row out of date: t1 comes from the facts again.
+        later = [
+            dataclasses.replace(_random_fact(rng, "t1", f"j{n}"), year=2025, feedback_days=900.0)
+            for n in range(40)
+        ]
+        async with db.transaction() as conn:
+            await store.save_facts(conn, later)
+            await store.bump_years(conn, {("t1", 2025)})
+        after = await live()
+        assert after["t1"] != before["t1"] and after["t2"] == before["t2"]
+        assert await served() == after
+        assert await store.refresh_year_medians(db) == 1
+        assert await served() == after
     finally:
         await db.dispose()

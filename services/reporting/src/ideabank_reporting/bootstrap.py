@@ -10,6 +10,7 @@ from ideabank_reporting.api import router
 from ideabank_reporting.consumers import subscriptions
 from ideabank_reporting.settings import ReportingSettings
 from ideabank_reporting.store import metadata
+from ideabank_reporting.timers import refresh_medians
 
 
 def create_app(settings: ReportingSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -21,5 +22,6 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
         metadata=[metadata],
         routers=[router],
         subscriptions=subscriptions,
+        background=[refresh_medians],
         clock=clock,
     )

@@ -139,6 +139,7 @@ async def apply_events(
             )
             .values(actor_id=None)
         )
+    await store.bump_years(conn, {(t, y) for t, y, _ in batch.months})
     if update_cells and batch.dirty:
         await store.add_to_cells(
             conn,
@@ -363,7 +364,10 @@ async def kpis(
     fact_conditions = store.cell_filters(
         tenant, year, org_units_in=scope, channel=channel, category=category, table=store.idea_facts
     )
-    medians = (await store.day_medians(conn, fact_conditions)).get("", {})
+    if scope is None and channel is None and category is None:
+        medians = (await store.year_day_medians(conn, [tenant], year)).get(tenant, {})
+    else:
+        medians = (await store.day_medians(conn, fact_conditions)).get("", {})
     headcount = headcount_of(nodes, (await _headcounts(conn, [tenant], year))[tenant], org_unit)
     target = target_for((await _targets(conn, [tenant], year))[tenant], administration)
     info = (await _tenant_info(conn, [tenant])).get(tenant, {})
@@ -433,10 +437,7 @@ async def comparison(
         .group_by(c.tenant)
     )
     totals = {r["tenant"]: _ints(r) for r in rows.mappings()}
-    f = store.idea_facts.c
-    medians = await store.day_medians(
-        conn, [f.tenant.in_(members), f.year == year], by_tenant=True, columns=("feedback_days",)
-    )
+    medians = await store.year_day_medians(conn, members, year, columns=("feedback_days",))
     trees = await _org_tree(conn, members)
     counts = await _headcounts(conn, members, year)
     targets = await _targets(conn, members, year)

@@ -274,7 +274,27 @@ kpi_cells = Table(
     *(Column(name, BigInteger, nullable=False) for name in CELL_MEASURES),
 )
 
-#: Tables that make up the read model (what a replay must reproduce exactly).
+#: A counter per tenant and year, raised by every batch that changes a fact of that year.
+year_versions = Table(
+    "rp_year_versions",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+#: A cache of each tenant-year's medians, valid while its version is the current one.
+year_medians = Table(
+    "rp_year_medians",
+    metadata,
+    Column("tenant", _SLUG, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    *(Column(name, Float) for name in _DAY_COLUMNS),
+)
+
+#: Tables that make up the read model (what a replay must reproduce exactly). The year
+#: versions and medians are not in it: they are bookkeeping and a cache of the facts.
 READ_MODEL = (
     tenants,
     org_units,
@@ -548,3 +568,79 @@ async def day_medians(
         }
         for t, rows in rows_of.items()
     }
+
+
+async def bump_years(conn: AsyncConnection, years: Iterable[tuple[str, int]]) -> None:
+    """Raise the version of each (tenant, year) whose facts a batch changed."""
+    rows = [{"tenant": t, "year": y, "version": 1} for t, y in sorted(set(years))]
+    if not rows:
+        return
+    stmt = dialect_insert(conn, year_versions)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant", "year"], set_={"version": year_versions.c.version + 1}
+    )
+    await conn.execute(stmt, rows)
+
+
+async def year_day_medians(
+    conn: AsyncConnection,
+    tenants: Sequence[str],
+    year: int,
+    columns: Sequence[str] = _DAY_COLUMNS,
+) -> dict[str, dict[str, float | None]]:
+    """Each tenant's medians over a whole year: from the cache where it holds the current
+    version, computed from the facts for the others (the same figures either way)."""
+    v, m = year_versions.c, year_medians.c
+    rows = await conn.execute(
+        select(v.tenant, *(m[name] for name in columns))
+        .select_from(
+            year_versions.join(
+                year_medians,
+                (m.tenant == v.tenant) & (m.year == v.year) & (m.version == v.version),
+            )
+        )
+        .where(v.tenant.in_(sorted(set(tenants))), v.year == year)
+    )
+    out = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
+    stale = sorted(set(tenants) - out.keys())
+    if stale:
+        f = idea_facts.c
+        out |= await day_medians(
+            conn, [f.tenant.in_(stale), f.year == year], by_tenant=True, columns=columns
+        )
+    return out
+
+
+async def refresh_year_medians(db: Any, *, limit: int = 50) -> int:
+    """Compute the medians of up to ``limit`` tenant-years whose cache is out of date.
+
+    The version is read before the facts: should a batch land meanwhile, the row is stored
+    under the older version and is simply out of date again. The number refreshed.
+    """
+    v, m = year_versions.c, year_medians.c
+    async with db.engine.connect() as conn:
+        due = (
+            await conn.execute(
+                select(v.tenant, v.year, v.version)
+                .select_from(
+                    year_versions.outerjoin(
+                        year_medians, (m.tenant == v.tenant) & (m.year == v.year)
+                    )
+                )
+                .where(or_(m.version.is_(None), m.version != v.version))
+                .limit(limit)
+            )
+        ).all()
+    for tenant, year, version in due:
+        async with db.engine.connect() as conn:
+            f = idea_facts.c
+            found = await day_medians(conn, [f.tenant == tenant, f.year == year])
+        values = found.get("", dict.fromkeys(_DAY_COLUMNS))
+        async with db.transaction() as conn:
+            await upsert(
+                conn,
+                year_medians,
+                [{"tenant": tenant, "year": year, "version": version, **values}],
+                ["tenant", "year"],
+            )
+    return len(due)
