@@ -110,7 +110,9 @@ async def apply_events(
             continue
         fact = batch.fact(ev.tenant, idea_id)
         before = fact.cell
-        entry = apply_idea_event(fact, kind, ev.data, event_time(kind, ev.data, ev.time), ev.id)
+        entry = apply_idea_event(
+            fact, kind, ev.data, event_time(kind, ev.data, ev.time), ev.id, derive=False
+        )
         if entry is None:
             continue
         batch.timeline.append(entry)
@@ -119,6 +121,8 @@ async def apply_events(
             origin = batch.fact(str(ev.data["origin_tenant"]), str(ev.data["origin_idea_id"]))
             apply_adoption_to_origin(origin)
             batch.touch(origin, origin.cell)
+    for fact in batch.dirty.values():
+        fact.derive()
     await store.save_facts(conn, batch.dirty.values())
     rows = [e.as_row() for e in batch.timeline]
     for start in range(0, len(rows), 1000):

@@ -8,7 +8,7 @@ which is what makes a replay equal the live read model.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -157,12 +157,12 @@ class IdeaFact:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> IdeaFact:
         """A fact from a stored row (unknown columns ignored)."""
-        names = {f.name for f in fields(cls)}
+        names = _FACT_FIELDS
         return cls(**{k: v for k, v in row.items() if k in names})
 
     def as_row(self) -> dict[str, Any]:
-        """The row to store."""
-        return asdict(self)
+        """The row to store (every field is a plain value: a shallow copy is the row)."""
+        return self.__dict__.copy()
 
     @property
     def cell(self) -> tuple[str, int, int] | None:
@@ -189,6 +189,9 @@ class IdeaFact:
             setattr(self, f"stage_{stage}", days_between(getattr(self, start), getattr(self, end)))
 
 
+_FACT_FIELDS = frozenset(f.name for f in fields(IdeaFact))
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One event on an idea's timeline."""
@@ -205,8 +208,8 @@ class TimelineEntry:
     motivation: str | None
 
     def as_row(self) -> dict[str, Any]:
-        """The row to store."""
-        return asdict(self)
+        """The row to store (every field is a plain value: a shallow copy is the row)."""
+        return self.__dict__.copy()
 
 
 def event_time(kind: str, data: dict[str, Any], fallback: datetime) -> datetime:
@@ -221,9 +224,19 @@ def event_time(kind: str, data: dict[str, Any], fallback: datetime) -> datetime:
 
 
 def apply_idea_event(
-    fact: IdeaFact, kind: str, data: dict[str, Any], at: datetime, event_id: str
+    fact: IdeaFact,
+    kind: str,
+    data: dict[str, Any],
+    at: datetime,
+    event_id: str,
+    *,
+    derive: bool = True,
 ) -> TimelineEntry | None:
-    """Apply one idea event (``<aggregate>.<event>``) to ``fact``; its timeline entry, if any."""
+    """Apply one idea event (``<aggregate>.<event>``) to ``fact``; its timeline entry, if any.
+
+    ``derive=False`` leaves the lead times to the caller, who derives each fact once after
+    a batch of events instead of after every event.
+    """
     if kind not in STATUS_AFTER and kind not in TIMELINE_ONLY and kind not in _MOVERS:
         return None
     outcome: str | None = None
@@ -311,7 +324,8 @@ def apply_idea_event(
         if motivation:
             fact.motivated = True
     fact.events_seen += 1
-    fact.derive()
+    if derive:
+        fact.derive()
     actor = data.get("actor_id")
     if fact.anonymous and actor is not None and actor == fact.giver_id:
         actor = None  # an anonymous idea giver is never shown, not even by id
