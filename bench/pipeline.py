@@ -28,6 +28,7 @@ import asyncio
 import bisect
 import collections
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -44,8 +45,11 @@ from typing import Any
 import httpx
 import nats
 from fastapi import FastAPI, Request
+from ideabank_contracts import STREAM_NAME
 from ideabank_infra.auth import LocalIssuer
+from ideabank_infra.messaging import stream_configs
 from ideabank_infra.testing import NatsServer, free_port
+from nats.js.errors import BadRequestError
 
 YEAR = time.gmtime().tm_year
 #: Pause between two reads of the KPIs in the latency phase. Each read is a real KPI query,
@@ -61,14 +65,21 @@ def ceiling_app() -> FastAPI:
     @app.on_event("startup")
     async def start() -> None:
         nc = await nats.connect(os.environ["IDEABANK_NATS_URL"])
-        state["nc"], state["js"] = nc, nc.jetstream()
+        js = nc.jetstream()
+        state["nc"], state["js"] = nc, js
+        # A stream of its own, stored like the IDEAS stream: on IDEAS, reporting would
+        # have to read (and set aside) every one of these bodies during the later phases.
+        ideas = next(c for c in stream_configs() if c.name == STREAM_NAME)
+        config = dataclasses.replace(ideas, name="BENCH_CEILING", subjects=["bench.ceiling.>"])
+        with contextlib.suppress(BadRequestError):  # already there
+            await js.add_stream(config)
 
     @app.post("/v1/ideas", status_code=201)
     async def post(request: Request) -> dict[str, str]:
         body = await request.body()
         event_id = uuid.uuid4().hex
         await state["js"].publish(
-            "ideas.v1.ceiling.idea.submitted", body, headers={"Nats-Msg-Id": event_id}
+            "bench.ceiling.idea.submitted", body, headers={"Nats-Msg-Id": event_id}
         )
         return {"id": event_id}
 
@@ -354,7 +365,7 @@ async def run(args: argparse.Namespace) -> None:
         "IDEABANK_LOG_LEVEL": "WARNING",
         "IDEABANK_LOG_JSON": "false",
     }
-    databases = {"intake": {}, "reporting": {}}
+    databases: dict[str, dict[str, str]] = {"intake": {}, "reporting": {}}
     if args.postgres:
         # The server stops (and its data goes) when the benchmark exits.
         _server, urls = await postgres_databases(tmp, list(databases))
