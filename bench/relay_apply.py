@@ -236,9 +236,12 @@ async def main() -> None:
             async with engine.connect() as conn:
                 await conn.execute(text('CREATE DATABASE "bench"'))
             await engine.dispose()
-            await run_throughput(
-                url.replace("/postgres?", "/bench?"), "PostgreSQL", server.url, args.events
-            )
+            try:
+                await run_throughput(
+                    url.replace("/postgres?", "/bench?"), "PostgreSQL", server.url, args.events
+                )
+            finally:
+                pg.cleanup()
     finally:
         server.stop()
     if not args.no_memory:
