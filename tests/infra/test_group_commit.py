@@ -101,3 +101,52 @@ async def test_reads_and_writes_of_a_transaction_see_one_snapshot(harness: Harne
     assert before == 0
     # The savepoint rolled back its own row only; the outer transaction committed.
     assert await stored(harness) == {"one"}
+
+
+async def test_a_writer_waits_for_another_process_without_blocking_the_loop(tmp_path) -> None:
+    """Two Database objects on one SQLite file stand for two processes: while one holds the
+    write lock across an await, the other's transaction waits for it without stopping the
+    event loop (which the holder needs to finish), then writes."""
+    import asyncio
+
+    from ideabank_infra.db import Database
+    from sqlalchemy import text
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database(url), Database(url)
+    try:
+        async with first.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        holding = asyncio.Event()
+
+        async def hold() -> None:
+            async with first.transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                holding.set()
+                await asyncio.sleep(0.3)  # the loop must keep running meanwhile
+
+        async def write() -> float:
+            await holding.wait()
+            started = asyncio.get_running_loop().time()
+            async with second.transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (2)"))
+            return asyncio.get_running_loop().time() - started
+
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        _, waited = await asyncio.wait_for(asyncio.gather(hold(), write()), timeout=5)
+        ticker.cancel()
+        assert 0.2 < waited < 2
+        assert ticks > 15  # the loop ran while the second writer waited
+        async with second.engine.connect() as conn:
+            assert sorted(r[0] for r in await conn.execute(text("SELECT n FROM t"))) == [1, 2]
+    finally:
+        await first.dispose()
+        await second.dispose()

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import aiosqlite
 from sqlalchemy import MetaData, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ideabank_infra.tables import infra_metadata
@@ -31,8 +32,11 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         path = make_url(url).database if self.is_sqlite else None
-        if path and path != ":memory:" and os.environ.get("IDEABANK_SQLITE_THREAD") != "1":
-            kwargs["async_creator"] = partial(_inline_sqlite, path)
+        self.inline = bool(
+            path and path != ":memory:" and os.environ.get("IDEABANK_SQLITE_THREAD") != "1"
+        )
+        if self.inline:
+            kwargs["async_creator"] = partial(_inline_sqlite, str(path))
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.after_commit: list[Callable[[], None]] = []
         # SQLite has one writer per file. Writers of this process take turns here instead of
@@ -40,6 +44,11 @@ class Database:
         self.write_gate = asyncio.Lock()
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        if self.inline:
+            # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
+            # would stop everything else (including the writer it waits for). Statements
+            # give up after a moment and ``transaction`` waits for the lock asynchronously.
+            event.listen(self.engine.sync_engine, "connect", _short_busy_wait)
 
     @property
     def dialect(self) -> str:
@@ -60,10 +69,24 @@ class Database:
                 # The driver begins a transaction only at the first INSERT or UPDATE, so
                 # reads before it would see no snapshot and a SAVEPOINT would commit on
                 # release. BEGIN IMMEDIATE makes the whole block one write transaction.
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await self._begin_immediate(conn)
             yield conn
         for callback in self.after_commit:
             callback()
+
+    async def _begin_immediate(self, conn: AsyncConnection) -> None:
+        """Take SQLite's write lock; while another process holds it, wait without blocking."""
+        deadline = asyncio.get_running_loop().time() + _LOCK_WAIT_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @asynccontextmanager
     async def write_turn(self) -> AsyncIterator[None]:
@@ -219,6 +242,16 @@ class _InlineSqlite(aiosqlite.Connection):
 
 async def _inline_sqlite(path: str) -> aiosqlite.Connection:
     return await _InlineSqlite(partial(sqlite3.connect, path, check_same_thread=False))
+
+
+#: How long a writer waits for SQLite's write lock held by another process.
+_LOCK_WAIT_SECONDS = 10.0
+
+
+def _short_busy_wait(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=20")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
