@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.reporting_scale [--tenants 20] [--ideas 2000] [--network-size 5]
         [--postgres | --database-url postgresql+asyncpg://…] [--nats-url nats://…]
-        [--queries 200] [--fill-tenants 1050 --fill-ideas 24000]
+        [--queries 200] [--passes 1] [--fill-tenants 1050 --fill-ideas 24000] [--reuse]
 
 Generates ``--ideas`` ideas per tenant for ``--tenants`` tenants (each with its organisation,
 headcounts, targets and a network of ``--network-size`` members) spread over three years,
@@ -21,6 +21,12 @@ until it has M ideas), its cells computed by the service's own code, in networks
 ``--network-size``. That is how the queries are timed at full scale (25 M ideas × 1,050
 tenants) on one machine, where replaying 95 M events would take hours; the replay rate is
 the one measured on the sample. Idea timelines are not copied (the queries do not read them).
+
+Before the queries it brings the cache of each tenant-year's medians up to date, as the
+service's background refresher does after a load, and says how long that took.
+``--passes 2`` times the same queries twice: the first pass reads much from disk, the
+second from memory. ``--reuse`` only times the queries, on the read model already in
+``--database-url`` (a database filled by an earlier run).
 Bounded: it stops publishing or replaying after ``--max-seconds`` and says so.
 """
 
