@@ -121,7 +121,8 @@ async def test_failing_endpoint_retried_with_backoff_then_disabled(make_world, r
     receiver.status = 500
     async with make_world(
         clock=SystemClock(),
-        webhook_backoff_base_seconds=0.1,
+        # Long enough that a commit slowed by a busy disk cannot hide the doubling.
+        webhook_backoff_base_seconds=0.25,
         webhook_max_attempts=4,
         webhook_disable_after=1,
     ) as w:
@@ -147,8 +148,8 @@ async def test_failing_endpoint_retried_with_backoff_then_disabled(make_world, r
         assert [a["status_code"] for a in log] == [500, 500, 500, 500]
         times = [datetime.fromisoformat(a["at"]) for a in log]
         gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-        # Exponential: 0.1 s, 0.2 s, 0.4 s (plus polling slack), each wait longer than the last.
-        assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+        # Exponential: 0.25 s, 0.5 s, 1 s (plus polling slack), each wait longer than the last.
+        assert gaps[0] >= 0.25 and gaps[1] >= 0.5 and gaps[2] >= 1.0, gaps
         assert gaps[2] > gaps[0]
 
         # Disabled: a new event is queued but not attempted.
