@@ -43,12 +43,13 @@ class Database:
         # in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self.write_gate = asyncio.Lock()
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        if self.inline:
             # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
-            # would stop everything else (including the writer it waits for). Statements
-            # give up after a moment and ``transaction`` waits for the lock asynchronously.
-            event.listen(self.engine.sync_engine, "connect", _short_busy_wait)
+            # would stop everything else (including the writer it waits for). Inline,
+            # statements give up after a moment and ``transaction`` waits asynchronously.
+            busy_ms = 20 if self.inline else 10_000
+            event.listen(
+                self.engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_ms=busy_ms)
+            )
 
     @property
     def dialect(self) -> str:
@@ -248,18 +249,12 @@ async def _inline_sqlite(path: str) -> aiosqlite.Connection:
 _LOCK_WAIT_SECONDS = 10.0
 
 
-def _short_busy_wait(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=20")
-    cur.close()
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
     # WAL lets readers run beside the single writer; busy_timeout waits for the write lock
-    # instead of failing with "database is locked" when two tasks write at once.
+    # instead of failing at once with "database is locked".
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -365,12 +365,17 @@ async def kpis(
     total_row = (
         (await conn.execute(select(*store.summed(*TOTALS)).where(*conditions))).mappings().one()
     )
-    fact_conditions = store.cell_filters(
-        tenant, year, org_units_in=scope, channel=channel, category=category, table=store.idea_facts
-    )
     if scope is None and channel is None and category is None:
         medians = (await store.year_day_medians(conn, [tenant], year)).get(tenant, {})
     else:
+        fact_conditions = store.cell_filters(
+            tenant,
+            year,
+            org_units_in=scope,
+            channel=channel,
+            category=category,
+            table=store.idea_facts,
+        )
         medians = (await store.day_medians(conn, fact_conditions)).get("", {})
     headcount = headcount_of(nodes, (await _headcounts(conn, [tenant], year))[tenant], org_unit)
     target = target_for((await _targets(conn, [tenant], year))[tenant], administration)

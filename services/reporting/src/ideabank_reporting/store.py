@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ideabank_infra.db import Database
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -611,13 +612,14 @@ async def year_day_medians(
     return out
 
 
-async def refresh_year_medians(db: Any, *, limit: int = 50) -> int:
+async def refresh_year_medians(db: Database, *, limit: int = 50) -> int:
     """Compute the medians of up to ``limit`` tenant-years whose cache is out of date.
 
-    The version is read before the facts: should a batch land meanwhile, the row is stored
-    under the older version and is simply out of date again. The number refreshed.
+    Each version is read before its facts: should a batch land meanwhile, the row is stored
+    under the older version and is simply out of date again. The rows of a round are
+    written in one transaction. The number refreshed.
     """
-    v, m = year_versions.c, year_medians.c
+    v, m, f = year_versions.c, year_medians.c, idea_facts.c
     async with db.engine.connect() as conn:
         due = (
             await conn.execute(
@@ -631,16 +633,12 @@ async def refresh_year_medians(db: Any, *, limit: int = 50) -> int:
                 .limit(limit)
             )
         ).all()
-    for tenant, year, version in due:
-        async with db.engine.connect() as conn:
-            f = idea_facts.c
+        rows = []
+        for tenant, year, version in due:
             found = await day_medians(conn, [f.tenant == tenant, f.year == year])
-        values = found.get("", dict.fromkeys(_DAY_COLUMNS))
+            values = found.get("", dict.fromkeys(_DAY_COLUMNS))
+            rows.append({"tenant": tenant, "year": year, "version": version, **values})
+    if rows:
         async with db.transaction() as conn:
-            await upsert(
-                conn,
-                year_medians,
-                [{"tenant": tenant, "year": year, "version": version, **values}],
-                ["tenant", "year"],
-            )
-    return len(due)
+            await upsert(conn, year_medians, rows, ["tenant", "year"])
+    return len(rows)
