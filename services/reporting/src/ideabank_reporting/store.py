@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -310,23 +311,40 @@ READ_MODEL = (
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     """An INSERT of the connection's dialect (for ON CONFLICT clauses)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _insert_of(conn.dialect.name, table)
+
+
+def _insert_of(dialect: str, table: Table) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# The ON CONFLICT statements are built once per dialect and table and then reused: building
+# one (its ``excluded`` alias proxies every column) and deriving its cache key cost more
+# than running it for a small batch of events.
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    stmt = _insert_of(dialect, table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in others}
+    )
+
+
+@functools.cache
+def _insert_new_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    stmt = _insert_of(dialect, table)
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
 async def upsert(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert ``rows``, replacing the non-key columns of rows whose key exists (one statement)."""
-    if not rows:
-        return
-    stmt = dialect_insert(conn, table)
-    others = [c.name for c in table.columns if c.name not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={name: stmt.excluded[name] for name in others}
-    )
-    await conn.execute(stmt, list(rows))
+    if rows:
+        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys))
+        await conn.execute(stmt, list(rows))
 
 
 async def insert_new(
@@ -334,7 +352,7 @@ async def insert_new(
 ) -> None:
     """Insert ``rows`` whose key does not exist yet (one statement)."""
     if rows:
-        stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+        stmt = _insert_new_statement(conn.dialect.name, table, tuple(keys))
         await conn.execute(stmt, list(rows))
 
 
@@ -419,6 +437,26 @@ async def recompute_cells(
 Share = tuple[CellKey, str, dict[str, int]]
 
 
+@functools.cache
+def _add_to_cells_statement(dialect: str) -> Any:
+    """The upsert that adds a row's measures to its cell (built once per dialect)."""
+    stmt = _insert_of(dialect, kpi_cells)
+    current = kpi_cells.c
+    return stmt.on_conflict_do_update(
+        index_elements=list(_CELL_KEY),
+        set_={
+            "administration_id": case(
+                (
+                    stmt.excluded.administration_id > current.administration_id,
+                    stmt.excluded.administration_id,
+                ),
+                else_=current.administration_id,
+            ),
+            **{name: current[name] + stmt.excluded[name] for name in CELL_MEASURES},
+        },
+    )
+
+
 async def add_to_cells(
     conn: AsyncConnection, changes: Iterable[tuple[Share | None, Share | None]]
 ) -> None:
@@ -450,21 +488,8 @@ async def add_to_cells(
             for name, value in measures.items():
                 row[name] += sign * value
     changed = [r for r in rows.values() if any(r[name] for name in CELL_MEASURES)]
-    stmt = dialect_insert(conn, kpi_cells)
+    stmt = _add_to_cells_statement(conn.dialect.name)
     current = kpi_cells.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(_CELL_KEY),
-        set_={
-            "administration_id": case(
-                (
-                    stmt.excluded.administration_id > current.administration_id,
-                    stmt.excluded.administration_id,
-                ),
-                else_=current.administration_id,
-            ),
-            **{name: current[name] + stmt.excluded[name] for name in CELL_MEASURES},
-        },
-    )
     for start in range(0, len(changed), 500):
         await conn.execute(stmt, changed[start : start + 500])
     key_columns = tuple_(*(current[name] for name in _CELL_KEY))
@@ -576,11 +601,14 @@ async def bump_years(conn: AsyncConnection, years: Iterable[tuple[str, int]]) ->
     rows = [{"tenant": t, "year": y, "version": 1} for t, y in sorted(set(years))]
     if not rows:
         return
-    stmt = dialect_insert(conn, year_versions)
-    stmt = stmt.on_conflict_do_update(
+    await conn.execute(_bump_years_statement(conn.dialect.name), rows)
+
+
+@functools.cache
+def _bump_years_statement(dialect: str) -> Any:
+    return _insert_of(dialect, year_versions).on_conflict_do_update(
         index_elements=["tenant", "year"], set_={"version": year_versions.c.version + 1}
     )
-    await conn.execute(stmt, rows)
 
 
 async def year_day_medians(
