@@ -276,11 +276,15 @@ async def latency_at(
         stop = asyncio.Event()
         failed: collections.Counter[str] = collections.Counter()
 
+        reads: list[float] = []
+
         async def poll() -> None:
             async with httpx.AsyncClient(timeout=10) as pc:
                 while not stop.is_set():
+                    t0 = time.perf_counter()
                     count = await kpi_count(pc, f"{reporting}/v1/kpis", reader)
                     visible.append((time.perf_counter(), count - base))
+                    reads.append((visible[-1][0] - t0) * 1000)
                     await asyncio.sleep(POLL_SECONDS)
 
         async def submit(i: int, client: RawHttp) -> None:
@@ -327,10 +331,13 @@ async def latency_at(
                 latencies.append((visible[at][0] - sent_at[k]) * 1000)
         latencies.sort()
         answers = sorted((d - t) * 1000 for t, d in zip(sent_at, done_at, strict=True))
-        if answers:
+        reads.sort()
+        if answers and reads:
             print(
                 f"    at {rate:,.0f}/s, intake answered in p50 {statistics.median(answers):.0f} ms, "
-                f"p99 {answers[min(len(answers) - 1, int(0.99 * len(answers)))]:.0f} ms",
+                f"p99 {answers[min(len(answers) - 1, int(0.99 * len(answers)))]:.0f} ms; "
+                f"a KPI read took p50 {statistics.median(reads):.0f} ms, "
+                f"p99 {reads[min(len(reads) - 1, int(0.99 * len(reads)))]:.0f} ms",
                 flush=True,
             )
         return offered, latencies, failed

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ideabank_contracts import CloudEvent
@@ -15,6 +18,32 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = MetaData()
+
+
+class LoopTicks:
+    """How often a task on the event loop got to run: proof the loop was not blocked."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@contextlib.asynccontextmanager
+async def loop_ticks(every: float = 0.01) -> AsyncIterator[LoopTicks]:
+    """Count, while inside, the ``every``-second sleeps a background task finishes."""
+    ticks = LoopTicks()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every)
+            ticks.count += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()
+
+
 applied = Table(
     "applied",
     metadata,

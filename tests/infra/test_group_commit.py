@@ -10,7 +10,7 @@ from ideabank_infra.db import GroupCommit
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.infra.harness import Harness, applied
+from tests.infra.harness import Harness, applied, loop_ticks
 
 
 class Refused(Exception):
@@ -132,19 +132,10 @@ async def test_a_writer_waits_for_another_process_without_blocking_the_loop(tmp_
                 await conn.execute(text("INSERT INTO t VALUES (2)"))
             return asyncio.get_running_loop().time() - started
 
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        _, waited = await asyncio.wait_for(asyncio.gather(hold(), write()), timeout=5)
-        ticker.cancel()
+        async with loop_ticks() as ticks:
+            _, waited = await asyncio.wait_for(asyncio.gather(hold(), write()), timeout=5)
         assert 0.2 < waited < 2
-        assert ticks > 15  # the loop ran while the second writer waited
+        assert ticks.count > 15  # the loop ran while the second writer waited
         async with second.engine.connect() as conn:
             assert sorted(r[0] for r in await conn.execute(text("SELECT n FROM t"))) == [1, 2]
     finally:

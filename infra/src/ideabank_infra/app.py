@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import inspect
 import logging
 import time
@@ -151,6 +152,19 @@ async def _connect_with_retry(url: str, name: str, attempts: int = 60) -> NATS:
     raise RuntimeError(f"cannot reach NATS at {url}: {last}")
 
 
+def freeze_startup_heap() -> None:
+    """Keep what start-up built (modules, classes, routes, schemas) out of garbage collection.
+
+    A full collection walks every object of the process; with the start-up heap it took
+    about 100 ms here, a stall of every request in flight, a few times a minute under load.
+    Frozen objects are never walked again (nor freed, which start-up objects never are).
+    Once per process: the first service to start in it does it.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 async def get_runtime(request: Request) -> Runtime:
     """FastAPI dependency: the service's runtime (async: a sync dependency costs a thread hop)."""
     runtime: Runtime = request.app.state.runtime
@@ -243,6 +257,7 @@ def create_service_app(
         await runtime.start(metadata, subscriptions, background)
         if on_started is not None:
             await on_started(runtime)
+        freeze_startup_heap()
         log.info("%s ready on %s:%s", settings.service_name, settings.host, settings.port)
         try:
             yield

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ideabank_infra.tables import infra_metadata
 
+log = logging.getLogger(__name__)
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
@@ -35,9 +39,17 @@ class Database:
         self.inline = bool(
             path and path != ":memory:" and os.environ.get("IDEABANK_SQLITE_THREAD") != "1"
         )
+        self.checkpointer: Checkpointer | None = None
         if self.inline:
-            kwargs["async_creator"] = partial(_inline_sqlite, str(path))
+            self.checkpointer = Checkpointer(str(path))
+            kwargs["async_creator"] = partial(_inline_sqlite, str(path), self.checkpointer)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # Reads that scan many rows (reports, figures over a year) are better off the loop
+        # when statements run inline: in aiosqlite's worker thread, where sqlite3 lets go
+        # of the GIL while it steps, the loop serves requests and consumers meanwhile.
+        self.read_engine: AsyncEngine = (
+            create_async_engine(url, echo=echo) if self.inline else self.engine
+        )
         self.after_commit: list[Callable[[], None]] = []
         # SQLite has one writer per file. Writers of this process take turns here instead of
         # in SQLite's busy handler, which sleeps up to 100 ms between tries.
@@ -48,8 +60,16 @@ class Database:
             # statements give up after a moment and ``transaction`` waits asynchronously.
             busy_ms = 20 if self.inline else 10_000
             event.listen(
-                self.engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_ms=busy_ms)
+                self.engine.sync_engine,
+                "connect",
+                partial(_sqlite_pragmas, busy_ms=busy_ms, checkpoint_on_commit=not self.inline),
             )
+            if self.read_engine is not self.engine:
+                event.listen(
+                    self.read_engine.sync_engine,
+                    "connect",
+                    partial(_sqlite_pragmas, busy_ms=10_000, checkpoint_on_commit=False),
+                )
 
     @property
     def dialect(self) -> str:
@@ -121,8 +141,12 @@ class Database:
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and stop the checkpointer)."""
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
 
 
 class GroupCommit(Generic[ItemT, ResultT]):
@@ -219,12 +243,17 @@ class _InlineSqlite(aiosqlite.Connection):
     trip to aiosqlite's worker thread (a queue, a wake-up, two GIL hand-overs and a loop
     wake-up), and under load the two threads convoy on the GIL. A write waits for no one
     here: the writers of this process take turns in ``Database.write_turn``, and readers
-    never wait in WAL mode. Only the commit, which may wait for the disk, leaves the loop.
+    never wait in WAL mode. A commit appends to the WAL without waiting for the disk
+    (``synchronous=NORMAL``); the one step that does wait, the checkpoint, is the
+    ``Checkpointer``'s, in a thread of its own.
     """
 
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self, connector: Callable[[], sqlite3.Connection], checkpointer: Checkpointer
+    ) -> None:
         super().__init__(connector, 64)
         self._tx = _RunNow()  # type: ignore[assignment]
+        self._checkpointer = checkpointer
 
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # no worker thread to start
@@ -235,21 +264,93 @@ class _InlineSqlite(aiosqlite.Connection):
         return fn(*args, **kwargs)
 
     async def commit(self) -> None:
-        # A commit now and then checkpoints the WAL into the database file and waits for
-        # the disk: that one call goes to a thread, so the loop serves others meanwhile.
-        # Nothing else uses this connection until it returns (the pool lends it to one task).
-        await asyncio.to_thread(self._conn.commit)
+        self._conn.commit()
+        self._checkpointer.committed()
 
 
-async def _inline_sqlite(path: str) -> aiosqlite.Connection:
-    return await _InlineSqlite(partial(sqlite3.connect, path, check_same_thread=False))
+async def _inline_sqlite(path: str, checkpointer: Checkpointer) -> aiosqlite.Connection:
+    connector = partial(sqlite3.connect, path, check_same_thread=False)
+    return await _InlineSqlite(connector, checkpointer)
+
+
+class Checkpointer:
+    """Copies a SQLite file's write-ahead log into the database from a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1,000
+    pages and waits for the disk (fsync); on the event loop that would stall every request
+    of the process, by tens to hundreds of milliseconds on a busy disk. The inline
+    connections turn it off, and after commits this thread does the same work beside them
+    (``sqlite3`` lets go of the GIL meanwhile): a PASSIVE checkpoint, which never blocks a
+    writer, once the WAL has grown past ``threshold`` bytes. Should readers keep it from
+    ever finishing and the WAL reach ``16 × threshold``, a TRUNCATE checkpoint waits for
+    them and empties the WAL; writers wait meanwhile (asynchronously, in ``transaction``).
+    """
+
+    def __init__(self, path: str, *, threshold: int = 4 * 1024 * 1024) -> None:
+        self.path = path
+        self.threshold = threshold
+        self.checkpoints = 0
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def committed(self) -> None:
+        """A commit went to the WAL: have a look at its size soon."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stopping:
+                    self._thread = threading.Thread(
+                        target=self._run, name="sqlite-checkpointer", daemon=True
+                    )
+                    self._thread.start()
+        self._due.set()
+
+    def stop(self) -> None:
+        """Stop the thread (a last checkpoint happens when the last connection closes)."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+        self._due.set()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=1000")
+            while True:
+                self._due.wait()
+                if self._stopping:
+                    return
+                self._due.clear()
+                try:
+                    self.check(conn)
+                except (OSError, sqlite3.Error) as exc:
+                    log.warning("checkpoint of %s failed: %r", self.path, exc)
+                time.sleep(0.05)  # at most twenty looks a second, whatever the commit rate
+        finally:
+            conn.close()
+
+    def check(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint through ``conn`` if the WAL has grown past the threshold."""
+        try:
+            size = os.path.getsize(self.path + "-wal")
+        except FileNotFoundError:
+            return
+        if size >= self.threshold:
+            mode = "TRUNCATE" if size >= 16 * self.threshold else "PASSIVE"
+            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            self.checkpoints += 1
 
 
 #: How long a writer waits for SQLite's write lock held by another process.
 _LOCK_WAIT_SECONDS = 10.0
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
+def _sqlite_pragmas(
+    dbapi_conn: Any, _record: Any, *, busy_ms: int, checkpoint_on_commit: bool
+) -> None:
     # WAL lets readers run beside the single writer; busy_timeout waits for the write lock
     # instead of failing at once with "database is locked".
     cur = dbapi_conn.cursor()
@@ -257,4 +358,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
+    if not checkpoint_on_commit:
+        cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
     cur.close()

@@ -62,7 +62,7 @@ async def _kpis(
     category: str | None,
 ) -> dict[str, Any]:
     try:
-        async with runtime.db.engine.connect() as conn:
+        async with runtime.db.read_engine.connect() as conn:
             return await handlers.kpis(
                 conn,
                 tenant=principal.tenant,
@@ -126,7 +126,7 @@ async def get_comparison(
     """A cell built from fewer than 5 ideas is null with ``suppressed: true``; a tenant sees a
     network only while it is a member (else 404)."""
     try:
-        async with runtime.db.engine.connect() as conn:
+        async with runtime.db.read_engine.connect() as conn:
             return await handlers.comparison(
                 conn, tenant=principal.tenant, network=network, year=_year(runtime, year)
             )
@@ -138,7 +138,7 @@ async def get_comparison(
 async def get_timeline(idea_id: str, principal: Reader, runtime: RuntimeDep) -> dict[str, Any]:
     """Status after each event, actor ids and motivations; another tenant's idea is 404."""
     try:
-        async with runtime.db.engine.connect() as conn:
+        async with runtime.db.read_engine.connect() as conn:
             return await handlers.timeline(conn, tenant=principal.tenant, idea_id=idea_id)
     except NotVisible as exc:
         raise not_found("idea") from exc
@@ -157,7 +157,7 @@ async def get_board_report(
         raise invalid("to", "the period ends before it starts")
     if (to - from_).days > 3660:
         raise invalid("to", "the period is longer than ten years")
-    async with runtime.db.engine.connect() as conn:
+    async with runtime.db.read_engine.connect() as conn:
         report = await handlers.board_report(conn, tenant=principal.tenant, start=from_, end=to)
     name = f"board-report-{principal.tenant}-{from_}-{to}"
     if format is ReportFormat.CSV:

@@ -648,7 +648,7 @@ async def refresh_year_medians(db: Database, *, limit: int = 50) -> int:
     written in one transaction. The number refreshed.
     """
     v, m, f = year_versions.c, year_medians.c, idea_facts.c
-    async with db.engine.connect() as conn:
+    async with db.read_engine.connect() as conn:
         due = (
             await conn.execute(
                 select(v.tenant, v.year, v.version)

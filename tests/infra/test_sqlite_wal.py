@@ -1,0 +1,123 @@
+"""SQLite's write-ahead log: commits never checkpoint on the event loop; a thread keeps the
+WAL small; analytic reads run off the loop; start-up objects leave garbage collection."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sqlite3
+from pathlib import Path
+
+from ideabank_infra.app import freeze_startup_heap
+from ideabank_infra.db import Database
+from sqlalchemy import text
+
+from tests.infra.harness import loop_ticks
+
+ROW = "x" * 2000
+
+
+def wal_size(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def test_commits_leave_checkpoints_to_the_checkpointer_and_the_wal_stays_small(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wal.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    assert db.checkpointer is not None
+    db.checkpointer.threshold = 256 * 1024
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, body TEXT)"))
+            # The service's connections never checkpoint inside a commit.
+            assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        written = 0
+        n = 0
+        while written < 20 * db.checkpointer.threshold:  # ~5 MB through the WAL
+            async with db.transaction() as conn:
+                await conn.execute(
+                    text("INSERT INTO t VALUES (:n, :body)"),
+                    [{"n": n + i, "body": ROW} for i in range(50)],
+                )
+            n += 50
+            written += 50 * len(ROW)
+            await asyncio.sleep(0.002)  # the pace of a busy service, not a tight loop
+        for _ in range(200):
+            if db.checkpointer.checkpoints and wal_size(path) < 4 * db.checkpointer.threshold:
+                break
+            async with db.transaction() as conn:  # a commit asks for a look
+                await conn.execute(text("INSERT INTO t VALUES (:n, 'late')"), {"n": n})
+            n += 1
+            await asyncio.sleep(0.02)
+        assert db.checkpointer.checkpoints >= 1
+        # Checkpointed and rewound: far below what went through it.
+        assert wal_size(path) < 4 * db.checkpointer.threshold
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == n
+    finally:
+        await db.dispose()
+    # Stopped with the database; the data is all in the file.
+    assert db.checkpointer._thread is None or not db.checkpointer._thread.is_alive()
+    with sqlite3.connect(path) as plain:
+        assert plain.execute("SELECT count(*) FROM t").fetchone() == (n,)
+
+
+async def test_a_wal_grown_far_past_the_threshold_is_emptied(tmp_path: Path) -> None:
+    """Readers can keep a PASSIVE checkpoint from finishing; past 16 × the threshold a
+    TRUNCATE checkpoint empties the WAL once they are gone."""
+    path = tmp_path / "big.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    assert db.checkpointer is not None
+    db.checkpointer.threshold = 16 * 1024
+    try:
+        # Written by a connection of our own: no commit of ``db`` starts its thread.
+        with sqlite3.connect(path) as plain:
+            plain.execute("PRAGMA journal_mode=WAL")
+            plain.execute("PRAGMA wal_autocheckpoint=0")
+            plain.execute("CREATE TABLE t (body TEXT)")
+            plain.executemany("INSERT INTO t VALUES (?)", [(ROW,)] * 300)
+        assert db.checkpointer._thread is None
+        assert wal_size(path) > 16 * db.checkpointer.threshold
+        checker = sqlite3.connect(path)
+        try:
+            db.checkpointer.check(checker)
+        finally:
+            checker.close()
+        assert wal_size(path) == 0
+        assert db.checkpointer.checkpoints == 1
+    finally:
+        await db.dispose()
+
+
+async def test_analytic_reads_run_in_a_thread_and_see_committed_writes(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}")
+    try:
+        assert db.read_engine is not db.engine
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1), (2)"))
+        async with db.read_engine.connect() as conn:
+            # A scan long enough to notice: the loop keeps ticking while SQLite works.
+            slow = text(
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                "WHERE i < 3000000) SELECT count(*) FROM c"
+            )
+            async with loop_ticks(0.005) as ticks:
+                assert (await conn.execute(slow)).scalar() == 3_000_000
+            assert (await conn.execute(text("SELECT sum(n) FROM t"))).scalar() == 3
+        assert ticks.count >= 3
+    finally:
+        await db.dispose()
+
+
+def test_the_startup_heap_is_frozen_once_per_process() -> None:
+    freeze_startup_heap()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    garbage = [[i] for i in range(1000)]
+    freeze_startup_heap()  # a second service in the same process leaves it as it is
+    assert gc.get_freeze_count() == frozen
+    del garbage
