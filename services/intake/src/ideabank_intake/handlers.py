@@ -283,8 +283,14 @@ async def _submit_for_tenant(
     ):
         new, now = s.new, s.now
         administration_id = units[unit_id]
-        row = _idea_row(tenant, idea_id, new, unit_id, administration_id, co_authors, now)
-        row.update(
+        row = _idea_row(
+            tenant,
+            idea_id,
+            new,
+            unit_id,
+            administration_id,
+            co_authors,
+            now,
             status=status,
             ambassador_id=ambassador,
             possible_duplicate_ids=[d["id"] for d in dups],
@@ -338,6 +344,11 @@ def _idea_row(
     administration_id: str,
     co_authors: tuple[str, ...],
     now: datetime,
+    *,
+    status: str,
+    ambassador_id: str | None,
+    possible_duplicate_ids: list[str],
+    token_count: int,
 ) -> dict[str, Any]:
     return {
         "tenant": tenant,
@@ -355,9 +366,9 @@ def _idea_row(
         "giver_id": new.giver_id,
         "anonymous": new.anonymous,
         "co_author_ids": list(co_authors),
-        "status": rules.SUBMITTED,
+        "status": status,
         "screened": False,
-        "ambassador_id": None,
+        "ambassador_id": ambassador_id,
         "source_system": new.source_system,
         "source_id": new.source_id,
         "source_ref": new.source_ref,
@@ -366,8 +377,8 @@ def _idea_row(
         "origin_idea_id": new.origin_idea_id,
         "network": new.network,
         "merged_into_id": None,
-        "possible_duplicate_ids": [],
-        "token_count": 0,
+        "possible_duplicate_ids": possible_duplicate_ids,
+        "token_count": token_count,
         "comments_count": 0,
         "supports_count": 0,
         "submitted_at": now,

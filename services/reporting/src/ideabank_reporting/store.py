@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ideabank_infra.db import Database
+from ideabank_infra.db import Database, dialect_insert
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -38,7 +38,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_reporting.domain.figures import median
@@ -309,15 +308,6 @@ READ_MODEL = (
 )
 
 
-def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
-    """An INSERT of the connection's dialect (for ON CONFLICT clauses)."""
-    return _insert_of(conn.dialect.name, table)
-
-
-def _insert_of(dialect: str, table: Table) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 # The ON CONFLICT statements are built once per dialect and table and then reused: building
 # one (its ``excluded`` alias proxies every column) and deriving its cache key cost more
 # than running it for a small batch of events.
@@ -325,7 +315,7 @@ def _insert_of(dialect: str, table: Table) -> Any:
 
 @functools.cache
 def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    stmt = _insert_of(dialect, table)
+    stmt = dialect_insert(dialect, table)
     others = [c.name for c in table.columns if c.name not in keys]
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={name: stmt.excluded[name] for name in others}
@@ -334,7 +324,7 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
 
 @functools.cache
 def _insert_new_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    stmt = _insert_of(dialect, table)
+    stmt = dialect_insert(dialect, table)
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
 
@@ -440,7 +430,7 @@ Share = tuple[CellKey, str, dict[str, int]]
 @functools.cache
 def _add_to_cells_statement(dialect: str) -> Any:
     """The upsert that adds a row's measures to its cell (built once per dialect)."""
-    stmt = _insert_of(dialect, kpi_cells)
+    stmt = dialect_insert(dialect, kpi_cells)
     current = kpi_cells.c
     return stmt.on_conflict_do_update(
         index_elements=list(_CELL_KEY),
@@ -606,7 +596,7 @@ async def bump_years(conn: AsyncConnection, years: Iterable[tuple[str, int]]) ->
 
 @functools.cache
 def _bump_years_statement(dialect: str) -> Any:
-    return _insert_of(dialect, year_versions).on_conflict_do_update(
+    return dialect_insert(dialect, year_versions).on_conflict_do_update(
         index_elements=["tenant", "year"], set_={"version": year_versions.c.version + 1}
     )
 

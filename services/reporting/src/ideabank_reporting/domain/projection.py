@@ -157,8 +157,7 @@ class IdeaFact:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> IdeaFact:
         """A fact from a stored row (unknown columns ignored)."""
-        names = _FACT_FIELDS
-        return cls(**{k: v for k, v in row.items() if k in names})
+        return cls(**{k: v for k, v in row.items() if k in _FACT_FIELDS})
 
     def as_row(self) -> dict[str, Any]:
         """The row to store (every field is a plain value: a shallow copy is the row)."""
