@@ -33,6 +33,7 @@ from ideabank_infra.auth import CurrentPrincipal, JwksVerifier
 from ideabank_infra.clock import Clock, ShiftedClock, SystemClock, set_event_clock
 from ideabank_infra.consumer import EventConsumers, Subscription
 from ideabank_infra.db import Database
+from ideabank_infra.fastpath import FastPaths, FastRoute
 from ideabank_infra.messaging import connect, ensure_streams
 from ideabank_infra.outbox import OutboxRelay
 from ideabank_infra.settings import ServiceSettings
@@ -239,8 +240,13 @@ def create_service_app(
     background: Sequence[BackgroundTask] = (),
     clock: Clock | None = None,
     on_started: Callable[[Runtime], Awaitable[None]] | None = None,
+    fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
-    """Build the FastAPI app of a service with health, readiness, metrics and problems."""
+    """Build the FastAPI app of a service with health, readiness, metrics and problems.
+
+    ``fast_routes`` answer the plain case of a hot route ahead of FastAPI's router (see
+    :mod:`ideabank_infra.fastpath`); the route itself is still declared in ``routers``.
+    """
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name, settings.traces)
     if clock is None and settings.demo_clock_file is not None:
@@ -299,6 +305,8 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    if fast_routes:
+        app.add_middleware(FastPaths, owner=app, routes=list(fast_routes))
     app.add_middleware(MetricsMiddleware)
     # One server span a request; the ASGI receive/send spans would triple the cost of
     # tracing and say nothing a reader needs. The plain ASGI middleware rather than

@@ -154,16 +154,17 @@ class JwksVerifier:
         return principal, float(claims["exp"])
 
 
-async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller of this request."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
+async def bearer_principal(verifier: JwksVerifier, authorization: str | None) -> Principal:
+    """The caller named by an ``Authorization: Bearer`` header value; 401 otherwise."""
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("a bearer token is required")
-    verifier: JwksVerifier = request.app.state.verifier
-    principal = await verifier.verify(token.strip())
-    request.state.principal = principal
-    return principal
+    return await verifier.verify(token.strip())
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller of this request."""
+    return await bearer_principal(request.app.state.verifier, request.headers.get("authorization"))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -191,4 +192,12 @@ def require_roles(*roles: str) -> Any:
 # Re-exported for callers that know the issuer as part of auth.
 from ideabank_infra.issuer import LocalIssuer  # noqa: E402
 
-__all__ = ["ROLES", "CurrentPrincipal", "JwksVerifier", "LocalIssuer", "Principal", "require_roles"]
+__all__ = [
+    "ROLES",
+    "CurrentPrincipal",
+    "JwksVerifier",
+    "LocalIssuer",
+    "Principal",
+    "bearer_principal",
+    "require_roles",
+]

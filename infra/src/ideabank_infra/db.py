@@ -58,12 +58,21 @@ class Database:
             # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
             # would stop everything else (including the writer it waits for). Inline,
             # statements give up after a moment and ``transaction`` waits asynchronously.
-            pragmas = partial(_sqlite_pragmas, checkpoint_on_commit=not self.inline)
+            checkpointer = self.checkpointer
             busy_ms = 20 if self.inline else 10_000
-            event.listen(self.engine.sync_engine, "connect", partial(pragmas, busy_ms=busy_ms))
+
+            def pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = busy_ms) -> None:
+                _sqlite_pragmas(
+                    dbapi_conn,
+                    busy_ms=busy_ms,
+                    wal_limit=None if checkpointer is None else 2 * checkpointer.threshold,
+                )
+
+            event.listen(self.engine.sync_engine, "connect", pragmas)
             if self.read_engine is not self.engine:
-                listener = partial(pragmas, busy_ms=10_000)
-                event.listen(self.read_engine.sync_engine, "connect", listener)
+                event.listen(
+                    self.read_engine.sync_engine, "connect", partial(pragmas, busy_ms=10_000)
+                )
 
     @property
     def dialect(self) -> str:
@@ -345,9 +354,12 @@ class Checkpointer:
 _LOCK_WAIT_SECONDS = 10.0
 
 
-def _sqlite_pragmas(
-    dbapi_conn: Any, _record: Any, *, busy_ms: int, checkpoint_on_commit: bool
-) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, *, busy_ms: int, wal_limit: int | None) -> None:
+    """Pragmas of every SQLite connection; ``wal_limit`` set when the Checkpointer checkpoints.
+
+    A PASSIVE checkpoint lets the next writer start the WAL over, but the file keeps its
+    largest size; with ``journal_size_limit`` that writer cuts it back to ``wal_limit``.
+    """
     # WAL lets readers run beside the single writer; busy_timeout waits for the write lock
     # instead of failing at once with "database is locked".
     cur = dbapi_conn.cursor()
@@ -355,6 +367,7 @@ def _sqlite_pragmas(
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
-    if not checkpoint_on_commit:
+    if wal_limit is not None:
         cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
+        cur.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
     cur.close()

@@ -458,3 +458,125 @@ async def test_ideas_registered_in_one_group_see_the_ones_before_them(org, setti
     assert second.idea["possible_duplicate_ids"] == [first.idea["id"]]
     listed = await org.client.get("/v1/ideas", headers=org.headers("giver"))
     assert {i["id"] for i in listed.json()["items"]} == {first.idea["id"], second.idea["id"]}
+
+
+async def test_word_counts_stop_at_the_rarity_cap(org, settings) -> None:
+    """Whether a word is rare is all that matters, so its postings are counted up to the
+    cap only: a full count read every posting of a common word, on every submission."""
+    from ideabank_infra.db import Database
+    from ideabank_intake import handlers
+    from ideabank_intake.store import idea_tokens
+
+    cap = handlers.DUPLICATE_MAX_POSTINGS
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                idea_tokens.insert(),
+                [
+                    {"tenant": org.tenant, "token": "vanlig", "idea_id": f"i{n}"}
+                    for n in range(cap + 40)
+                ]
+                + [
+                    {"tenant": org.tenant, "token": "sällsynt", "idea_id": f"i{n}"}
+                    for n in range(3)
+                ]
+                # Another tenant's postings are never counted.
+                + [{"tenant": f"{org.tenant}x", "token": "sällsynt", "idea_id": "z"}],
+            )
+            counted = {
+                row.token: row.n
+                for row in await conn.execute(
+                    handlers._postings_counted(db.dialect),
+                    {
+                        "tenant": org.tenant,
+                        "words": (
+                            ["vanlig", "sällsynt", "okänd"]
+                            if db.dialect == "postgresql"
+                            else '["vanlig", "sällsynt", "okänd"]'
+                        ),
+                        "cap": cap + 1,
+                    },
+                )
+            }
+            assert counted == {"vanlig": cap + 1, "sällsynt": 3, "okänd": 0}
+    finally:
+        await db.dispose()
+
+
+async def test_the_fast_path_answers_as_the_route_does(org) -> None:
+    """``POST /v1/ideas`` in its plain case is answered ahead of FastAPI's router. The route
+    answers the same request alike (reached here through a ``+json`` content type, which
+    the fast path leaves to it), and the fast path leaves every unusual request to it."""
+    import json
+
+    from ideabank_infra.fastpath import FastRequest
+    from ideabank_intake.api import submit_idea_fast
+
+    def body(title: str, what: str = "Ersätt pärmen med en delad kalender.") -> dict[str, Any]:
+        return {
+            "title": title,
+            "description": what,
+            "problem": what,
+            "org_unit_id": "norr",
+            "co_author_ids": ["coauth"],
+            "language": "sv",
+        }
+
+    giver = org.headers("giver")
+    fast = await org.client.post("/v1/ideas", json=body("Delad kalender"), headers=giver)
+    routed = await org.client.post(
+        "/v1/ideas",
+        content=json.dumps(body("Cykelpool", "Låna ut tjänstecyklar till hemtjänsten.")),
+        headers={**giver, "Content-Type": "application/vnd.ideabank+json"},
+    )
+    assert fast.status_code == routed.status_code == 201, (fast.text, routed.text)
+    assert fast.headers["content-type"] == routed.headers["content-type"]
+    a, b = fast.json(), routed.json()
+    assert a.keys() == b.keys() and a["idea"].keys() == b["idea"].keys()
+    differ = {"id", "title", "description", "problem", "submitted_at", "updated_at"}
+    assert {k: v for k, v in a["idea"].items() if k not in differ} == {
+        k: v for k, v in b["idea"].items() if k not in differ
+    }
+    assert a["idea"]["submitted_at"].endswith("Z") and b["idea"]["submitted_at"].endswith("Z")
+    assert a["duplicates"] == b["duplicates"] == []
+
+    app = org.client._transport.app
+
+    def request(payload: bytes, headers: dict[str, str]) -> FastRequest:
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        scope = {"type": "http", "method": "POST", "path": "/v1/ideas", "headers": raw}
+        return FastRequest(app, scope, payload)
+
+    good = json.dumps(body("Kalender i mobilen")).encode()
+    roleless = {
+        "Authorization": f"Bearer {org.issuer.mint(tenant=org.tenant, roles=[], person='giver')}"
+    }
+    as_json = {"Content-Type": "application/json; charset=utf-8"}
+    answer = await submit_idea_fast(request(good, {**giver, **as_json}))
+    assert answer is not None and answer[0] == 201
+    assert answer[1]["idea"]["title"] == "Kalender i mobilen"
+    declined = [
+        (good, as_json),  # no token: the route's 401
+        (good, {**as_json, "Authorization": "Bearer nonsense"}),  # 401
+        (good, {**as_json, **roleless}),  # 403
+        (b'{"title": ""}', {**giver, **as_json}),  # the route's 422, naming the field
+        (b"not json", {**giver, **as_json}),
+        (good, {**giver, "Content-Type": "text/plain"}),
+    ]
+    for payload, headers in declined:
+        assert await submit_idea_fast(request(payload, headers)) is None, headers
+    for payload, headers, status in [
+        (good, as_json, 401),
+        (good, {**as_json, **roleless}, 403),
+        (b'{"title": ""}', {**giver, **as_json}, 422),
+    ]:
+        resp = await org.client.post("/v1/ideas", content=payload, headers=headers)
+        assert resp.status_code == status, resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+    # Refused once the registration has begun: the problem of the app's own handlers.
+    unknown = await org.client.post(
+        "/v1/ideas", json={**body("Kalender"), "org_unit_id": "ingenstans"}, headers=giver
+    )
+    assert unknown.status_code == 422 and unknown.json()["field"] == "org_unit_id"
+    assert unknown.headers["content-type"] == "application/problem+json"

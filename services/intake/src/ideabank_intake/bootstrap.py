@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from ideabank_infra.app import create_service_app
 from ideabank_infra.clock import Clock
 
-from ideabank_intake.api import ideas_router, public_router, tenancy_router
+from ideabank_intake.api import fast_routes, ideas_router, public_router, tenancy_router
 from ideabank_intake.consumers import subscriptions
 from ideabank_intake.settings import IntakeSettings
 from ideabank_intake.store import metadata
@@ -22,4 +22,5 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         routers=[ideas_router, public_router, tenancy_router],
         subscriptions=subscriptions,
         clock=clock,
+        fast_routes=fast_routes,
     )
