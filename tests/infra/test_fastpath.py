@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from ideabank_infra import metrics, problems
 from ideabank_infra.app import MetricsMiddleware
 from ideabank_infra.fastpath import FastAnswer, FastPaths, FastRequest, FastRoute
@@ -23,11 +23,14 @@ def make_app() -> tuple[FastAPI, dict[str, int]]:
     app = FastAPI()
     problems.install(app)
     calls = {"route": 0, "fast": 0}
+    router = APIRouter(prefix="/v1")  # an included router, as the services declare theirs
 
-    @app.post("/notes", status_code=201)
+    @router.post("/notes", status_code=201)
     async def note(body: Note) -> dict[str, Any]:
         calls["route"] += 1
         return {"text": body.text, "by": "route"}
+
+    app.include_router(router)
 
     async def fast(request: FastRequest) -> FastAnswer:
         calls["fast"] += 1
@@ -45,7 +48,7 @@ def make_app() -> tuple[FastAPI, dict[str, int]]:
             raise RuntimeError("unexpected")
         return 201, {"text": body.text, "by": "fast", "é": "ö"}
 
-    app.add_middleware(FastPaths, owner=app, routes=[FastRoute("POST", "/notes", fast)])
+    app.add_middleware(FastPaths, owner=app, routes=[FastRoute("POST", "/v1/notes", fast)])
     app.add_middleware(MetricsMiddleware)
     return app, calls
 
@@ -53,11 +56,11 @@ def make_app() -> tuple[FastAPI, dict[str, int]]:
 async def post(app: FastAPI, **kwargs: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.post("/notes", **kwargs)
+        return await client.post("/v1/notes", **kwargs)
 
 
 def counted(status: str) -> float:
-    return metrics.HTTP_REQUESTS.labels("POST", "/notes", status)._value.get()
+    return metrics.HTTP_REQUESTS.labels("POST", "/v1/notes", status)._value.get()
 
 
 async def test_the_plain_case_never_reaches_the_router() -> None:
@@ -92,7 +95,7 @@ async def test_errors_are_answered_by_the_apps_handlers() -> None:
     resp = await post(app, json={"text": "x", "mode": "refuse"})
     assert resp.status_code == 409
     assert resp.headers["content-type"] == "application/problem+json"
-    assert resp.json()["field"] == "text" and resp.json()["instance"] == "/notes"
+    assert resp.json()["field"] == "text" and resp.json()["instance"] == "/v1/notes"
     assert counted("409") == before + 1
     resp = await post(app, json={"text": "x", "mode": "boom"})
     assert resp.status_code == 500
@@ -103,6 +106,6 @@ async def test_other_paths_and_methods_are_untouched() -> None:
     app, calls = make_app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        assert (await client.get("/notes")).status_code == 405
-        assert (await client.post("/notes/", json={"text": "x"})).status_code in (307, 404)
+        assert (await client.get("/v1/notes")).status_code == 405
+        assert (await client.post("/v1/notes/", json={"text": "x"})).status_code in (307, 404)
     assert calls["fast"] == 0

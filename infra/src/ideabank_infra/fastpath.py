@@ -20,7 +20,7 @@ counted and traced under its route template like any other.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,8 +120,8 @@ class FastPaths:
             self._routes[key] = next(
                 (
                     r
-                    for r in self.owner.routes
-                    if isinstance(r, APIRoute) and r.path == path and method in (r.methods or ())
+                    for r in _api_routes(self.owner.routes)
+                    if r.path == path and method in (r.methods or ())
                 ),
                 None,
             )
@@ -137,6 +137,16 @@ class FastPaths:
                 response = handler(Request(scope, receive), exc)
                 return await response if inspect.isawaitable(response) else response
         return None
+
+
+def _api_routes(routes: Sequence[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, those of included routers too (FastAPI 0.165 keeps them nested)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from _api_routes(nested.routes)
 
 
 async def _read_body(receive: Receive) -> bytes | None:
