@@ -580,3 +580,8 @@ async def test_the_fast_path_answers_as_the_route_does(org) -> None:
     )
     assert unknown.status_code == 422 and unknown.json()["field"] == "org_unit_id"
     assert unknown.headers["content-type"] == "application/problem+json"
+    # The route is still what the API documents.
+    schema = (await org.client.get("/openapi.json")).json()
+    post = schema["paths"]["/v1/ideas"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/IdeaIn")
+    assert "201" in post["responses"] and "422" in post["responses"]
