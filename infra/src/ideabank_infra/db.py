@@ -58,21 +58,12 @@ class Database:
             # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
             # would stop everything else (including the writer it waits for). Inline,
             # statements give up after a moment and ``transaction`` waits asynchronously.
-            checkpointer = self.checkpointer
+            pragmas = partial(_sqlite_pragmas, checkpointer=self.checkpointer)
             busy_ms = 20 if self.inline else 10_000
-
-            def pragmas(dbapi_conn: Any, _record: Any, busy_ms: int = busy_ms) -> None:
-                _sqlite_pragmas(
-                    dbapi_conn,
-                    busy_ms=busy_ms,
-                    wal_limit=None if checkpointer is None else 2 * checkpointer.threshold,
-                )
-
-            event.listen(self.engine.sync_engine, "connect", pragmas)
+            event.listen(self.engine.sync_engine, "connect", partial(pragmas, busy_ms=busy_ms))
             if self.read_engine is not self.engine:
-                event.listen(
-                    self.read_engine.sync_engine, "connect", partial(pragmas, busy_ms=10_000)
-                )
+                listener = partial(pragmas, busy_ms=10_000)
+                event.listen(self.read_engine.sync_engine, "connect", listener)
 
     @property
     def dialect(self) -> str:
@@ -354,11 +345,14 @@ class Checkpointer:
 _LOCK_WAIT_SECONDS = 10.0
 
 
-def _sqlite_pragmas(dbapi_conn: Any, *, busy_ms: int, wal_limit: int | None) -> None:
-    """Pragmas of every SQLite connection; ``wal_limit`` set when the Checkpointer checkpoints.
+def _sqlite_pragmas(
+    dbapi_conn: Any, _record: Any, *, busy_ms: int, checkpointer: Checkpointer | None
+) -> None:
+    """Pragmas of every SQLite connection, and when ``checkpointer`` checkpoints, its limits.
 
     A PASSIVE checkpoint lets the next writer start the WAL over, but the file keeps its
-    largest size; with ``journal_size_limit`` that writer cuts it back to ``wal_limit``.
+    largest size; with ``journal_size_limit`` that writer cuts it back to twice the
+    checkpointer's threshold (read at connect time).
     """
     # WAL lets readers run beside the single writer; busy_timeout waits for the write lock
     # instead of failing at once with "database is locked".
@@ -367,7 +361,7 @@ def _sqlite_pragmas(dbapi_conn: Any, *, busy_ms: int, wal_limit: int | None) -> 
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
-    if wal_limit is not None:
+    if checkpointer is not None:
         cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
-        cur.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
+        cur.execute(f"PRAGMA journal_size_limit={2 * int(checkpointer.threshold)}")
     cur.close()

@@ -3,7 +3,6 @@ its events (outbox) and its audit rows together, so nothing is ever half-written
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -22,7 +21,7 @@ from ideabank_infra.consumer import DeadLetter
 from ideabank_infra.outbox import enqueue
 from ideabank_infra.problems import Problem, conflict, forbidden, invalid, not_found
 from ideabank_infra.tables import audit_log
-from sqlalchemy import TextClause, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -478,18 +477,7 @@ async def find_duplicates(
     if not active:
         return out
     everything = sorted(set().union(*(sets[k] for k in active)))
-    stored: Counter[str] = Counter()
-    for chunk in _chunks(everything):
-        for row in await conn.execute(
-            _postings_counted(conn.dialect.name),
-            {
-                "tenant": tenant,
-                "words": list(chunk) if conn.dialect.name == "postgresql" else json.dumps(chunk),
-                "cap": DUPLICATE_MAX_POSTINGS + 1,
-            },
-        ):
-            if row.n:
-                stored[row.token] = int(row.n)
+    stored = Counter(await count_postings(conn, tenant, everything))
     # Candidates come through an idea's rarer words only: a word that hundreds of ideas
     # share says little about duplicates, and its postings would make each look-up slower.
     rare: dict[int, list[str]] = {}
@@ -504,12 +492,12 @@ async def find_duplicates(
             before.update(words)
     postings: dict[str, set[str]] = {}
     for chunk in _chunks(sorted({t for few in rare.values() for t in few if stored[t]})):
-        for row in await conn.execute(
+        for posting in await conn.execute(
             select(idea_tokens.c.token, idea_tokens.c.idea_id).where(
                 idea_tokens.c.tenant == tenant, idea_tokens.c.token.in_(chunk)
             )
         ):
-            postings.setdefault(row.token, set()).add(row.idea_id)
+            postings.setdefault(posting.token, set()).add(posting.idea_id)
     picked: dict[int, list[str]] = {}
     for k, few in rare.items():
         hits: Counter[str] = Counter()
@@ -517,7 +505,7 @@ async def find_duplicates(
             hits.update(postings.get(t, ()))
         picked[k] = [i for i, _ in hits.most_common(DUPLICATE_CANDIDATES * 4)]
     ids = sorted({i for found in picked.values() for i in found})
-    info: dict[str, Row[Any]] = {}
+    info: dict[str, Row[Any, Any, Any, Any]] = {}
     shared_words: dict[str, set[str]] = {}
     for chunk in _chunks(ids):
         for row in await conn.execute(
@@ -530,14 +518,14 @@ async def find_duplicates(
             info[row.id] = row
     open_ids = sorted(info)
     for chunk in _chunks(open_ids):
-        for row in await conn.execute(
+        for shared in await conn.execute(
             select(idea_tokens.c.idea_id, idea_tokens.c.token).where(
                 idea_tokens.c.tenant == tenant,
                 idea_tokens.c.idea_id.in_(chunk),
                 idea_tokens.c.token.in_(everything),
             )
         ):
-            shared_words.setdefault(row.idea_id, set()).add(row.token)
+            shared_words.setdefault(shared.idea_id, set()).add(shared.token)
     # Ideas of this batch are candidates for the ones after them, found through the same
     # rare words (never by comparing every pair of the batch).
     earlier: dict[str, list[int]] = {}
@@ -567,7 +555,7 @@ async def find_duplicates(
 
 
 def _shown(
-    idea_id: str, info: dict[str, Row[Any]], batch: dict[str, tuple[str, str]] | None
+    idea_id: str, info: dict[str, Row[Any, Any, Any, Any]], batch: dict[str, tuple[str, str]] | None
 ) -> dict[str, str]:
     if idea_id in info:
         return {"title": info[idea_id].title, "status": info[idea_id].status}
@@ -575,20 +563,37 @@ def _shown(
     return {"title": title, "status": status}
 
 
-@functools.cache
-def _postings_counted(dialect: str) -> TextClause:
-    """Each word of ``:words`` with its number of ideas, counted up to ``:cap`` only.
+async def count_postings(
+    conn: AsyncConnection, tenant: str, words: Sequence[str]
+) -> dict[str, int]:
+    """Each word's number of ideas in the tenant, counted up to the rarity cap plus one.
 
     Only whether a word is rare matters, and a plain count of a common word's postings
     reads all of them: a cost that grew with the tenant's ideas, on every submission.
     """
-    counted = (
-        "SELECT w.value AS token, (SELECT count(*) FROM (SELECT 1 FROM idea_tokens AS t"
-        " WHERE t.tenant = :tenant AND t.token = w.value LIMIT :cap) AS p) AS n FROM "
-    )
-    if dialect == "postgresql":
-        return text(counted + "unnest(CAST(:words AS text[])) AS w(value)")
-    return text(counted + "json_each(:words) AS w")  # SQLite: the words as one JSON array
+    postgres = conn.dialect.name == "postgresql"
+    counted: dict[str, int] = {}
+    for chunk in _chunks(words):
+        params = {
+            "tenant": tenant,
+            # SQLite takes the words as one JSON array, PostgreSQL as an array.
+            "words": list(chunk) if postgres else json.dumps(list(chunk)),
+            "cap": DUPLICATE_MAX_POSTINGS + 1,
+        }
+        for row in await conn.execute(_COUNT_POSTINGS[postgres], params):
+            counted[row.token] = int(row.n)
+    return counted
+
+
+_COUNTED = (
+    "SELECT w.value AS token, (SELECT count(*) FROM (SELECT 1 FROM idea_tokens AS t"
+    " WHERE t.tenant = :tenant AND t.token = w.value LIMIT :cap) AS p) AS n FROM "
+)
+#: The statement of :func:`count_postings`, by "is PostgreSQL".
+_COUNT_POSTINGS = {
+    False: text(_COUNTED + "json_each(:words) AS w"),
+    True: text(_COUNTED + "unnest(CAST(:words AS text[])) AS w(value)"),
+}
 
 
 def _chunks(values: Sequence[str], size: int = 2000) -> list[Sequence[str]]:
