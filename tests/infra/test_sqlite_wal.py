@@ -6,11 +6,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ideabank_contracts import new_event
+from ideabank_contracts.events.idea import IdeaWithdrawn
 from ideabank_infra.app import freeze_startup_heap
 from ideabank_infra.db import Database
-from sqlalchemy import text
+from ideabank_infra.messaging import connect, ensure_streams
+from ideabank_infra.outbox import OutboxRelay, enqueue
+from ideabank_infra.tables import outbox
+from sqlalchemy import func, select, text
 
 from tests.infra.harness import loop_ticks
 
@@ -60,9 +66,39 @@ async def test_commits_leave_checkpoints_to_the_checkpointer_and_the_wal_stays_s
     finally:
         await db.dispose()
     # Stopped with the database; the data is all in the file.
-    assert db.checkpointer._thread is None or not db.checkpointer._thread.is_alive()
+    assert db.checkpointer._executor is None
     with sqlite3.connect(path) as plain:
         assert plain.execute("SELECT count(*) FROM t").fetchone() == (n,)
+
+
+async def test_back_to_back_commits_still_let_the_wal_start_over(tmp_path: Path) -> None:
+    """With no pause between writers, a checkpoint beside them never copies the frame the
+    last commit added, and SQLite never starts the WAL over: it grew until a TRUNCATE
+    stopped every writer. Checkpoints take the writers' turn, so it stays near the
+    threshold however busy the writers are."""
+    path = tmp_path / "busy.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    assert db.checkpointer is not None
+    db.checkpointer.threshold = 128 * 1024
+    db.checkpointer.LOOK_EVERY_SECONDS = 0  # look after every commit
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, body TEXT)"))
+        largest = 0
+        for n in range(0, 3000, 10):  # ~6 MB through the WAL, 48 × the threshold
+            async with db.transaction() as conn:
+                await conn.execute(
+                    text("INSERT INTO t VALUES (:n, :body)"),
+                    [{"n": n + i, "body": ROW} for i in range(10)],
+                )
+            largest = max(largest, wal_size(path))
+        assert db.checkpointer.checkpoints >= 10
+        # Not 16 × the threshold and a TRUNCATE: rewound after each checkpoint.
+        assert largest < 4 * db.checkpointer.threshold
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3000
+    finally:
+        await db.dispose()
 
 
 async def test_a_wal_grown_far_past_the_threshold_is_emptied(tmp_path: Path) -> None:
@@ -73,13 +109,13 @@ async def test_a_wal_grown_far_past_the_threshold_is_emptied(tmp_path: Path) -> 
     assert db.checkpointer is not None
     db.checkpointer.threshold = 16 * 1024
     try:
-        # Written by a connection of our own: no commit of ``db`` starts its thread.
+        # Written by a connection of our own: no commit of ``db`` asks for a checkpoint.
         with sqlite3.connect(path) as plain:
             plain.execute("PRAGMA journal_mode=WAL")
             plain.execute("PRAGMA wal_autocheckpoint=0")
             plain.execute("CREATE TABLE t (body TEXT)")
             plain.executemany("INSERT INTO t VALUES (?)", [(ROW,)] * 300)
-        assert db.checkpointer._thread is None
+        assert db.checkpointer._executor is None
         assert wal_size(path) > 16 * db.checkpointer.threshold
         checker = sqlite3.connect(path)
         try:
@@ -89,6 +125,51 @@ async def test_a_wal_grown_far_past_the_threshold_is_emptied(tmp_path: Path) -> 
         assert wal_size(path) == 0
         assert db.checkpointer.checkpoints == 1
     finally:
+        await db.dispose()
+
+
+async def test_the_relay_waits_for_a_write_lock_held_elsewhere(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """Another process writing (or a TRUNCATE checkpoint) holds the lock for longer than the
+    inline connections' 20 ms busy timeout: marking the batch published waits for it,
+    where it used to fail the relay's round and hold every event back a second."""
+    path = tmp_path / "relay.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.create_all()
+    nc = await connect(nats_url, "test")
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        now = datetime.now(UTC)
+        events = [
+            new_event(
+                IdeaWithdrawn(
+                    idea_id=f"i{n}", actor_id="p", previous_status="submitted", withdrawn_at=now
+                ),
+                tenant="tlock",
+                subject=f"i{n}",
+                source="/test",
+            )
+            for n in range(5)
+        ]
+        async with db.transaction() as conn:
+            await enqueue(conn, events)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock, elsewhere
+        try:
+            relay = asyncio.create_task(OutboxRelay(db, js).publish_pending())
+            await asyncio.sleep(0.2)
+            assert not relay.done()  # waiting for the lock, not failed
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert await asyncio.wait_for(relay, 5) == 5
+        async with db.engine.connect() as conn:
+            pending = select(func.count()).where(outbox.c.published_at.is_(None))
+            assert (await conn.execute(pending)).scalar() == 0
+    finally:
+        await nc.close()
         await db.dispose()
 
 

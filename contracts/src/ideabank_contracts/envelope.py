@@ -7,12 +7,12 @@ The ``data`` of an event is a versioned pydantic model (:class:`EventData`). Its
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ideabank_contracts.ids import new_id
 from ideabank_contracts.subjects import DEVIATION_AGGREGATE, deviation_subject, subject_for
 
 TYPE_PREFIX = "se.ideabank"
@@ -117,7 +117,7 @@ def new_event(
 ) -> CloudEvent:
     """Wrap ``data`` in a fresh CloudEvent for ``tenant`` about aggregate ``subject``."""
     return CloudEvent(
-        id=event_id or str(uuid.uuid4()),
+        id=event_id or new_id(),
         source=source,
         type=data.ce_type(),
         time=time or datetime.now(UTC),

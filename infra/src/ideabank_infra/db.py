@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -54,6 +55,8 @@ class Database:
         # SQLite has one writer per file. Writers of this process take turns here instead of
         # in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self.write_gate = asyncio.Lock()
+        if self.checkpointer is not None:
+            self.checkpointer.gate = self.write_gate
         if self.is_sqlite:
             # SQLite's busy handler sleeps in the calling thread: on the event loop's own it
             # would stop everything else (including the writer it waits for). Inline,
@@ -84,13 +87,14 @@ class Database:
                 # The driver begins a transaction only at the first INSERT or UPDATE, so
                 # reads before it would see no snapshot and a SAVEPOINT would commit on
                 # release. BEGIN IMMEDIATE makes the whole block one write transaction.
-                await self._begin_immediate(conn)
+                await self.begin_write(conn)
             yield conn
         for callback in self.after_commit:
             callback()
 
-    async def _begin_immediate(self, conn: AsyncConnection) -> None:
-        """Take SQLite's write lock; while another process holds it, wait without blocking."""
+    async def begin_write(self, conn: AsyncConnection) -> None:
+        """Take SQLite's write lock on ``conn``; while another connection (another process,
+        or a checkpoint that resets the log) holds it, wait without blocking the loop."""
         deadline = asyncio.get_running_loop().time() + _LOCK_WAIT_SECONDS
         pause = 0.001
         while True:
@@ -271,63 +275,90 @@ async def _inline_sqlite(path: str, checkpointer: Checkpointer) -> aiosqlite.Con
 
 
 class Checkpointer:
-    """Copies a SQLite file's write-ahead log into the database from a thread of its own.
+    """Copies a SQLite file's write-ahead log into the database, between two writes.
 
     SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1,000
     pages and waits for the disk (fsync); on the event loop that would stall every request
     of the process, by tens to hundreds of milliseconds on a busy disk. The inline
-    connections turn it off, and after commits this thread does the same work beside them
-    (``sqlite3`` lets go of the GIL meanwhile): a PASSIVE checkpoint, which never blocks a
-    writer, once the WAL has grown past ``threshold`` bytes. Should readers keep it from
-    ever finishing and the WAL reach ``16 × threshold``, a TRUNCATE checkpoint waits for
-    them and empties the WAL; writers wait meanwhile (asynchronously, in ``transaction``).
+    connections turn it off. Instead, once a commit finds the WAL past ``threshold`` bytes,
+    a PASSIVE checkpoint runs in a thread of its own (``sqlite3`` lets go of the GIL) while
+    it holds ``gate``, the writers' turn of this process: the requests meanwhile gather into
+    the next group commit.
+
+    Holding the turn is what keeps the WAL small. SQLite starts the WAL over only when a
+    writer finds every frame of it copied; a checkpoint running beside back-to-back commits
+    never gets there (each commit adds frames behind it), and under steady load the WAL
+    grew to the 16 × ``threshold`` limit below, then stopped all writers for a TRUNCATE.
+    Should readers keep checkpoints from finishing and the WAL reach that limit anyway, a
+    TRUNCATE checkpoint waits for them (up to a second) and empties it.
     """
+
+    #: Commits closer together than this share one look at the WAL's size.
+    LOOK_EVERY_SECONDS = 0.01
 
     def __init__(self, path: str, *, threshold: int = 4 * 1024 * 1024) -> None:
         self.path = path
         self.threshold = threshold
         self.checkpoints = 0
-        self._due = threading.Event()
+        #: The writers' turn (``Database.write_gate``); None: checkpoint beside writers.
+        self.gate: asyncio.Lock | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None  # used in the executor's thread only
+        self._task: asyncio.Task[None] | None = None
+        self._next_look = 0.0
         self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def committed(self) -> None:
-        """A commit went to the WAL: have a look at its size soon."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._stopping:
-                    self._thread = threading.Thread(
-                        target=self._run, name="sqlite-checkpointer", daemon=True
-                    )
-                    self._thread.start()
-        self._due.set()
+        """A commit went to the WAL (on the event loop): checkpoint if it has grown enough."""
+        if self._stopping or (self._task is not None and not self._task.done()):
+            return
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + self.LOOK_EVERY_SECONDS
+        try:
+            if os.path.getsize(self.path + "-wal") < self.threshold:
+                return
+        except FileNotFoundError:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpointer")
+        self._task = asyncio.get_running_loop().create_task(
+            self._between_writes(), name="sqlite-checkpoint"
+        )
+
+    async def _between_writes(self) -> None:
+        async with self.gate if self.gate is not None else contextlib.nullcontext():
+            if self._stopping or self._executor is None:
+                return
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._executor, self._checkpoint)
+            except RuntimeError:  # the executor shut down meanwhile
+                return
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, check_same_thread=False)
+                self._conn.execute("PRAGMA busy_timeout=1000")
+            self.check(self._conn)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("checkpoint of %s failed: %r", self.path, exc)
 
     def stop(self) -> None:
-        """Stop the thread (a last checkpoint happens when the last connection closes)."""
-        with self._lock:
-            self._stopping = True
-            thread = self._thread
-        self._due.set()
-        if thread is not None:
-            thread.join(timeout=10)
+        """Let a checkpoint under way finish, then close (the last connection to close
+        makes a last checkpoint)."""
+        self._stopping = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.submit(self._close)
+            executor.shutdown(wait=True)
 
-    def _run(self) -> None:
-        conn = sqlite3.connect(self.path, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=1000")
-            while True:
-                self._due.wait()
-                if self._stopping:
-                    return
-                self._due.clear()
-                try:
-                    self.check(conn)
-                except (OSError, sqlite3.Error) as exc:
-                    log.warning("checkpoint of %s failed: %r", self.path, exc)
-                time.sleep(0.05)  # at most twenty looks a second, whatever the commit rate
-        finally:
-            conn.close()
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def check(self, conn: sqlite3.Connection) -> None:
         """Checkpoint through ``conn`` if the WAL has grown past the threshold."""

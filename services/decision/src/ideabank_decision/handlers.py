@@ -4,12 +4,11 @@ state change, its events (outbox) and its audit row commit together or not at al
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ideabank_contracts import CloudEvent, EventData, new_event
+from ideabank_contracts import CloudEvent, EventData, new_event, new_id
 from ideabank_contracts.events import (
     DecisionMade,
     IdeaAdopted,
@@ -80,7 +79,7 @@ class NotFound(Exception):
 
 
 def _new_id() -> str:
-    return str(uuid.uuid4())
+    return new_id()
 
 
 async def _emit(

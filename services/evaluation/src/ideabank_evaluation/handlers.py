@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ideabank_contracts import new_event
+from ideabank_contracts import new_event, new_id
 from ideabank_contracts.events import decision_basis as basis_ev
 from ideabank_contracts.events import idea as idea_ev
 from ideabank_contracts.events import screening as screening_ev
@@ -332,7 +331,7 @@ async def screen_idea(
     if moved.rowcount != 1:
         raise InvalidTransition("the idea left the screening queue meanwhile")
 
-    screening_id = str(uuid.uuid4())
+    screening_id = new_id()
     score_rows = [
         {
             "criterion_key": s.criterion_key,
@@ -560,7 +559,7 @@ async def save_decision_basis_draft(
     await _check_implementer(conn, actor.tenant, changes)
     row = await _basis_row(conn, actor.tenant, idea_id)
     content = basis_rules.merge_draft(row.content if row else {}, changes)
-    basis_id = row.id if row else str(uuid.uuid4())
+    basis_id = row.id if row else new_id()
     values = {
         "id": basis_id,
         "status": "draft",
@@ -624,7 +623,7 @@ async def submit_decision_basis(
     )
     if moved.rowcount != 1:
         raise InvalidTransition("the idea left development meanwhile")
-    basis_id = row.id if row else str(uuid.uuid4())
+    basis_id = row.id if row else new_id()
     values = {
         "id": basis_id,
         "status": "submitted",

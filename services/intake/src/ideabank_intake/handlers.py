@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ideabank_contracts import CloudEvent, EventData, new_event, parse_data
+from ideabank_contracts import CloudEvent, EventData, new_event, new_id, parse_data
 from ideabank_contracts.events import idea as ev
 from ideabank_contracts.events import tenancy as tev
 from ideabank_contracts.events.deviations import DeviationRegistered
@@ -256,7 +256,7 @@ async def _submit_for_tenant(
             )
         )
     }
-    idea_ids = [s.idea_id or str(uuid.uuid4()) for _, s, _, _ in accepted]
+    idea_ids = [s.idea_id or new_id() for _, s, _, _ in accepted]
     words = [
         similarity.tokens(s.new.title, s.new.description, s.new.problem) for _, s, _, _ in accepted
     ]
@@ -836,7 +836,7 @@ async def comment_on_idea(
             raise invalid("reply_to_comment_id", "no such comment on this idea")
     row = {
         "tenant": tenant,
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "idea_id": idea_id,
         "author_id": actor_id,
         "body": body,
@@ -1201,7 +1201,7 @@ async def erase_person(
         .where(supports.c.tenant == tenant, supports.c.person_id == person_id)
         .values(person_id=alias)
     )
-    request_id = str(uuid.uuid4())
+    request_id = new_id()
     items: list[tuple[EventData, str]] = [
         (
             ev.IdeaRedacted(

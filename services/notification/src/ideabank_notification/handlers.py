@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ideabank_contracts import CloudEvent, new_event
+from ideabank_contracts import CloudEvent, new_event, new_id
 from ideabank_contracts.events import IdeaAnnounced
 from ideabank_infra.clock import Clock
 from ideabank_infra.db import Database
@@ -674,7 +674,7 @@ async def queue_webhooks(conn: AsyncConnection, ctx: Context, *, event: CloudEve
         ctx.db.insert_ignore(webhook_deliveries, ["webhook_id", "event_id"]),
         [
             {
-                "id": str(uuid.uuid4()),
+                "id": new_id(),
                 "tenant": event.tenant,
                 "webhook_id": w,
                 "event_id": event.id,
@@ -703,7 +703,7 @@ async def create_webhook(
     url = wh.validate_url(url)
     patterns = wh.validate_filters(event_types)
     row = {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "tenant": tenant,
         "url": url,
         "event_types": patterns,
