@@ -8,17 +8,19 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
-from sqlalchemy import MetaData, event, make_url, text
+from sqlalchemy import MetaData, Table, event, insert, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
 
 from ideabank_infra.tables import infra_metadata
 
@@ -148,6 +150,64 @@ class Database:
 def dialect_insert(dialect: str, table: Any) -> Any:
     """The INSERT of ``dialect`` (``sqlite`` or ``postgresql``), which has ON CONFLICT."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+#: Per statement, dialect and key set: the INSERT's text and each value's bind processor,
+#: in the statement's order (None: that INSERT is left to SQLAlchemy, see ``insert_rows``).
+_Compiled = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None
+_INSERTS: dict[tuple[Any, str, tuple[str, ...]], _Compiled] = {}
+_INSERTS_KEPT = 1024
+
+
+async def insert_rows(
+    conn: AsyncConnection, into: Table | Insert, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``conn.execute(insert(table), rows)`` (or of an INSERT … ON CONFLICT), for the many
+    rows of a hot path.
+
+    SQLAlchemy binds an executemany row by row through the compiled statement's generic
+    machinery (``construct_params``, then each type's processor): a few microseconds a
+    value, and a group commit of fifty ideas binds thousands of values. Here the statement
+    is compiled once per statement, dialect and key set, and each row becomes a tuple in
+    the statement's order, through the same bind processors (dates and JSON as SQLAlchemy
+    stores them). ``into`` is a table or a statement made once (kept by identity). Rows
+    with differing keys, a column left to its default, and dialects with named parameters
+    take SQLAlchemy's own path.
+    """
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    first = rows[0].keys()
+    compiled = None
+    if all(r.keys() == first for r in rows):
+        cache_key = (into, conn.dialect.name, keys)
+        if cache_key not in _INSERTS:
+            if len(_INSERTS) >= _INSERTS_KEPT:
+                _INSERTS.clear()
+            _INSERTS[cache_key] = _compile_insert(into, conn.dialect, keys)
+        compiled = _INSERTS[cache_key]
+    if compiled is None:
+        await conn.execute(insert(into) if isinstance(into, Table) else into, list(rows))
+        return
+    sql, order = compiled
+    await conn.exec_driver_sql(
+        sql,
+        [tuple(r[k] if p is None else p(r[k]) for k, p in order) for r in rows],
+    )
+
+
+def _compile_insert(into: Table | Insert, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    stmt = insert(into) if isinstance(into, Table) else into
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup
+    # Positional parameters only, and exactly the given keys (no column default to fill).
+    if names is None or sorted(names) != sorted(keys):
+        return None
+    binds = compiled.binds
+    order = tuple(
+        (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+    )
+    return compiled.string, order
 
 
 class GroupCommit(Generic[ItemT, ResultT]):

@@ -19,13 +19,13 @@ from typing import Any
 from ideabank_contracts import CloudEvent
 from nats.js import JetStreamContext
 from opentelemetry import propagate
-from sqlalchemy import BigInteger, any_, bindparam, delete, insert, select, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_infra import metrics
 from ideabank_infra.clock import event_clock
-from ideabank_infra.db import Database
+from ideabank_infra.db import Database, insert_rows
 from ideabank_infra.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ async def enqueue(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
             ev.model_copy(update={"time": at}) if abs((ev.time - now).total_seconds()) < 60 else ev
             for ev in events
         ]
-    await conn.execute(
-        insert(outbox),
+    await insert_rows(
+        conn,
+        outbox,
         [
             {
                 "event_id": ev.id,

@@ -18,6 +18,7 @@ from ideabank_contracts.events import idea as ev
 from ideabank_contracts.events import tenancy as tev
 from ideabank_contracts.events.deviations import DeviationRegistered
 from ideabank_infra.consumer import DeadLetter
+from ideabank_infra.db import insert_rows
 from ideabank_infra.outbox import enqueue
 from ideabank_infra.problems import Problem, conflict, forbidden, invalid, not_found
 from ideabank_infra.tables import audit_log
@@ -125,8 +126,9 @@ async def _record_events(
     if not events:
         return
     await enqueue(conn, [e for e, _ in events])
-    await conn.execute(
-        audit_log.insert(),
+    await insert_rows(
+        conn,
+        audit_log,
         [
             {
                 "tenant": tenant,
@@ -310,13 +312,10 @@ async def _submit_for_tenant(
             for d in data
         )
         results[i] = Submitted(idea=row, duplicates=dups)
-    await conn.execute(ideas.insert(), rows)
-    if authors:
-        await conn.execute(idea_people.insert(), authors)
-    if token_rows:
-        await conn.execute(idea_tokens.insert(), token_rows)
-    if contacts:
-        await conn.execute(public_contacts.insert(), contacts)
+    await insert_rows(conn, ideas, rows)
+    await insert_rows(conn, idea_people, authors)
+    await insert_rows(conn, idea_tokens, token_rows)
+    await insert_rows(conn, public_contacts, contacts)
     await _record_events(conn, tenant, events)
 
 

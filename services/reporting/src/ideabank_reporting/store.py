@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ideabank_infra.db import Database, dialect_insert
+from ideabank_infra.db import Database, dialect_insert, insert_rows
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -334,7 +334,7 @@ async def upsert(
     """Insert ``rows``, replacing the non-key columns of rows whose key exists (one statement)."""
     if rows:
         stmt = _upsert_statement(conn.dialect.name, table, tuple(keys))
-        await conn.execute(stmt, list(rows))
+        await insert_rows(conn, stmt, rows)
 
 
 async def insert_new(
@@ -343,7 +343,7 @@ async def insert_new(
     """Insert ``rows`` whose key does not exist yet (one statement)."""
     if rows:
         stmt = _insert_new_statement(conn.dialect.name, table, tuple(keys))
-        await conn.execute(stmt, list(rows))
+        await insert_rows(conn, stmt, rows)
 
 
 async def load_facts(

@@ -1,0 +1,110 @@
+"""insert_rows writes what SQLAlchemy's own executemany writes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from ideabank_infra import db as db_module
+from ideabank_infra.db import Database, dialect_insert, insert_rows
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
+from sqlalchemy.exc import StatementError
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("flag", Boolean, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", String(20), nullable=True),
+    Column("kind", String(10), nullable=False, default="plain"),
+)
+
+
+def rows(prefix: str, count: int) -> list[dict[str, Any]]:
+    at = datetime(2026, 3, 14, 9, 30, 15, 123456, tzinfo=UTC)
+    return [
+        {
+            "id": f"{prefix}{i:03d}",
+            "n": i,
+            "flag": i % 2 == 0,
+            "tags": {"k": [i, "å"], "none": None},
+            "body": bytes([i % 256]) * 3,
+            "at": at + timedelta(minutes=i),
+            "note": None if i % 3 else "ok",
+            "kind": "rich",
+        }
+        for i in range(count)
+    ]
+
+
+async def read(db: Database, prefix: str) -> list[tuple[Any, ...]]:
+    async with db.engine.connect() as conn:
+        found = await conn.execute(
+            select(things).where(things.c.id.startswith(prefix)).order_by(things.c.id)
+        )
+        return [tuple(r)[1:] for r in found]
+
+
+async def test_rows_written_by_hand_read_back_as_sqlalchemys_do(db_url: str) -> None:
+    db = Database(db_url)
+    await db.create_all(metadata)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(insert(things), rows("sa-", 40))
+            await insert_rows(conn, things, rows("ir-", 40))
+        assert (things, db.dialect, tuple(rows("x", 1)[0])) in db_module._INSERTS
+        ours, theirs = await read(db, "ir-"), await read(db, "sa-")
+        assert len(ours) == 40
+        assert ours == theirs
+        assert ours[1][4].tzinfo is not None or db.is_sqlite  # as the type stores it
+
+        # A column left out (its default to fill): SQLAlchemy's own path, same result.
+        short = [{k: v for k, v in r.items() if k != "kind"} for r in rows("df-", 3)]
+        async with db.transaction() as conn:
+            await insert_rows(conn, things, short)
+            await insert_rows(conn, things, [])
+        assert [r[-1] for r in await read(db, "df-")] == ["plain"] * 3
+        # Rows whose keys differ are refused as SQLAlchemy refuses them, and write nothing.
+        mixed = rows("mx-", 3)
+        del mixed[1]["note"]
+        with pytest.raises(StatementError, match="note"):
+            async with db.transaction() as conn:
+                await insert_rows(conn, things, mixed)
+        assert await read(db, "mx-") == []
+
+        # An INSERT … ON CONFLICT made once: new keys inserted, known ones updated.
+        stmt = dialect_insert(db.dialect, things)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["id"], set_={"n": stmt.excluded.n, "tags": stmt.excluded.tags}
+        )
+        again = rows("ir-", 42)
+        for r in again:
+            r["n"] += 1000
+            r["tags"] = ["changed"]
+        async with db.transaction() as conn:
+            await insert_rows(conn, upsert, again)
+        assert (upsert, db.dialect, tuple(again[0])) in db_module._INSERTS
+        after = await read(db, "ir-")
+        assert [r[0] for r in after] == [i + 1000 for i in range(42)]
+        assert {str(r[2]) for r in after} == {"['changed']"}
+        assert [r[1:2] + r[3:] for r in after[:40]] == [r[1:2] + r[3:] for r in theirs]
+    finally:
+        await db.dispose()
