@@ -1,6 +1,6 @@
 """The pipeline end to end: ideas submitted over HTTP until they are visible in the KPIs.
 
-    .venv/bin/python -m bench.pipeline [--seconds 5] [--connections 50] [--max-ideas 20000]
+    .venv/bin/python -m bench.pipeline [--seconds 5] [--connections 50,200] [--max-ideas 20000]
         [--postgres]
 
 Starts a nats-server, intake and reporting (uvicorn subprocesses on loopback, one worker
@@ -8,15 +8,18 @@ each, httptools, no access log, SQLite each or ``--postgres``) and a plain FastA
 publishes to JetStream: the raw ceiling of "HTTP in, event out" on this machine. Then:
 
 1. ceiling: that plain POST under closed-loop load (``wrk`` if installed, else an httpx
-   load generator) for ``--seconds``;
-2. sustained: ``POST /v1/ideas`` on intake under the same load, then the time until the
-   last accepted idea is counted by reporting's ``GET /v1/kpis``: ideas/s end to end;
-3. latency: an open-loop generator submitting at half the ceiling (the target's rate), then
-   at half the sustained rate, for ``--seconds`` each, while a poller reads
+   load generator) for ``--seconds``, at each number of ``--connections``;
+2. sustained: ``POST /v1/ideas`` on intake under the same loads, each followed by the time
+   until the last accepted idea is counted by reporting's ``GET /v1/kpis``: ideas/s end to
+   end. Each side is taken at its best: the plain POST is CPU-bound with a few dozen
+   requests in flight (more only queue), while intake's group commit needs enough of them
+   to fill its groups (with too few, its loop waits for the load generator between groups);
+3. latency: an open-loop generator submitting at half the best ceiling (the target's rate),
+   then at half the best sustained rate, for ``--seconds`` each, while a poller reads
    ``GET /v1/kpis`` every 50 ms; an idea's submit-to-visible latency is from its request to
-   the first poll whose ``submitted`` count includes it (in commit order, so each figure is
-   within one poll interval). The generator is Python: it cannot offer much more than a
-   few hundred requests a second, and prints what it offered.
+   the end of the first poll whose ``submitted`` count includes it (in commit order, so
+   each figure is within one poll interval and one KPI read). The generator is Python and
+   shares the two cores with what it measures; it prints what it offered.
 
 Every phase is bounded by time and count; the benchmark prints what it got and never fails.
 """
@@ -436,47 +439,37 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"intake refused the tenancy ({r.status_code}): {r.text[:300]}")
                 return
 
-            ceiling_rate, _ = await closed_loop(
-                ceiling + "/v1/ideas",
-                giver,
-                unit,
-                args.seconds,
-                args.connections,
-                args.max_ideas,
-                tmp,
-            )
-
-            before = await kpi_count(c, f"{reporting}/v1/kpis", reader)
-            started = time.perf_counter()
-            submit_rate, accepted = await closed_loop(
-                intake + "/v1/ideas",
-                giver,
-                unit,
-                args.seconds,
-                args.connections,
-                args.max_ideas,
-                tmp,
-            )
-            target = before + accepted
-            seen = before
-            while seen < target and time.perf_counter() - started < args.seconds + 120:
-                seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
-                await asyncio.sleep(0.05)
-            end_to_end = (seen - before) / (time.perf_counter() - started)
-
-            print(
-                f"  raw ceiling: plain FastAPI POST → JetStream   {ceiling_rate:>8,.0f} req/s",
-                flush=True,
-            )
-            print(
-                f"  POST /v1/ideas accepted (closed loop)         {submit_rate:>8,.0f} req/s",
-                flush=True,
-            )
-            print(
-                f"  sustained submit → visible in KPIs            {end_to_end:>8,.0f} ideas/s "
-                f"({seen - before:,} of {accepted:,} visible)",
-                flush=True,
-            )
+            # Closed loop at each number of connections, the ceiling first. Each side is
+            # then taken at its best: the plain POST is CPU-bound at a few dozen requests in
+            # flight, while intake's group commit needs enough of them to fill its groups.
+            ceilings: dict[int, float] = {}
+            for conns in args.connections:
+                ceilings[conns], _ = await closed_loop(
+                    ceiling + "/v1/ideas", giver, unit, args.seconds, conns, args.max_ideas, tmp
+                )
+            accepted_at: dict[int, float] = {}
+            sustained_at: dict[int, float] = {}
+            for conns in args.connections:
+                before = await kpi_count(c, f"{reporting}/v1/kpis", reader)
+                started = time.perf_counter()
+                accepted_at[conns], accepted = await closed_loop(
+                    intake + "/v1/ideas", giver, unit, args.seconds, conns, args.max_ideas, tmp
+                )
+                target = before + accepted
+                seen = before
+                while seen < target and time.perf_counter() - started < args.seconds + 120:
+                    seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
+                    await asyncio.sleep(0.05)
+                sustained_at[conns] = (seen - before) / (time.perf_counter() - started)
+                print(
+                    f"  -c{conns}: ceiling {ceilings[conns]:,.0f} req/s; intake accepted "
+                    f"{accepted_at[conns]:,.0f} req/s, {sustained_at[conns]:,.0f} ideas/s "
+                    f"visible ({seen - before:,} of {accepted:,})",
+                    flush=True,
+                )
+            ceiling_rate = max(ceilings.values())
+            submit_rate = max(accepted_at.values())
+            end_to_end = max(sustained_at.values())
             # Open loop: latency from request to visible in the KPIs, at half the ceiling
             # (the target's rate) and at half the sustained rate (what the platform keeps up).
             rates = [args.latency_rate] if args.latency_rate else [ceiling_rate / 2, end_to_end / 2]
@@ -488,19 +481,24 @@ async def run(args: argparse.Namespace) -> None:
                     (rate, *await latency_at(rate, n, intake, reporting, unit, giver, reader))
                 )
 
+        load = "wrk" if shutil.which("wrk") else "httpx"
         print(
             f"\npipeline: intake ({args.intake_workers} uvicorn worker(s)) → NATS → reporting, "
-            f"{'PostgreSQL' if args.postgres else 'SQLite'}, "
-            f"load by {'wrk' if shutil.which('wrk') else 'httpx'} -c{args.connections}"
+            f"{'PostgreSQL' if args.postgres else 'SQLite'}, closed loop by {load}"
         )
-        print(f"  raw ceiling: plain FastAPI POST → JetStream   {ceiling_rate:>8,.0f} req/s")
+        columns = "".join(f"{f'-c{n}':>9}" for n in args.connections)
+        print(f"  {'connections':<44}{columns}   best")
+
+        def line(label: str, values: dict[int, float], unit: str) -> None:
+            cells = "".join(f"{values[n]:>9,.0f}" for n in args.connections)
+            print(f"  {label:<44}{cells}{max(values.values()):>7,.0f} {unit}")
+
+        line("raw ceiling: plain FastAPI POST → JetStream", ceilings, "req/s")
+        line("POST /v1/ideas accepted", accepted_at, "req/s")
+        line("sustained submit → visible in KPIs", sustained_at, "ideas/s")
         print(
-            f"  POST /v1/ideas accepted (closed loop)         {submit_rate:>8,.0f} req/s  "
-            f"ratio {submit_rate / ceiling_rate:.0%}"
-        )
-        print(
-            f"  sustained submit → visible in KPIs            {end_to_end:>8,.0f} ideas/s  "
-            f"ratio {end_to_end / ceiling_rate:.0%} (target ≥ 50 %)"
+            f"  ratio, best to best: accepted {submit_rate / ceiling_rate:.0%}, "
+            f"sustained {end_to_end / ceiling_rate:.0%} of the ceiling (target ≥ 50 %)"
         )
         for rate, offered, latencies, failed in runs:
             if latencies:
@@ -533,7 +531,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load phase")
-    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[50, 200],
+        help="concurrent clients of the closed-loop phases, comma-separated (each side is "
+        "measured at each, and taken at its best)",
+    )
     parser.add_argument("--max-ideas", type=int, default=20000, help="cap per phase")
     parser.add_argument(
         "--latency-rate",

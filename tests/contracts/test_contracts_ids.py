@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -44,3 +45,20 @@ def test_ids_are_unique_and_events_get_them() -> None:
     )
     event = new_event(data, tenant="t", subject="i-1", source="/test")
     assert uuid.UUID(event.id).version == 7
+
+
+def test_a_forked_process_does_not_repeat_its_parents_ids() -> None:
+    """Random bytes are read ahead in a pool; a forked child must not reuse the parent's."""
+    new_id()  # the pool holds unread bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out without pytest's clean-up
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    parent = new_id()
+    assert uuid.UUID(child).version == 7
+    assert child[-17:] != parent[-17:]  # the random tail (the leading part is the time)

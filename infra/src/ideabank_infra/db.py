@@ -442,8 +442,10 @@ def _sqlite_pragmas(
     """Pragmas of every SQLite connection, and when ``checkpointer`` checkpoints, its limits.
 
     A PASSIVE checkpoint lets the next writer start the WAL over, but the file keeps its
-    largest size; with ``journal_size_limit`` that writer cuts it back to twice the
-    checkpointer's threshold (read at connect time).
+    largest size; with ``journal_size_limit`` that writer cuts it back to a quarter of the
+    checkpointer's threshold (read at connect time). Below the threshold, then, the file's
+    size is what the log holds: the checkpointer looks at nothing else, and a file left at
+    the threshold would have it checkpoint after every commit.
     """
     # WAL lets readers run beside the single writer; busy_timeout waits for the write lock
     # instead of failing at once with "database is locked".
@@ -454,5 +456,5 @@ def _sqlite_pragmas(
     cur.execute("PRAGMA foreign_keys=ON")
     if checkpointer is not None:
         cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's work
-        cur.execute(f"PRAGMA journal_size_limit={2 * int(checkpointer.threshold)}")
+        cur.execute(f"PRAGMA journal_size_limit={int(checkpointer.threshold) // 4}")
     cur.close()
