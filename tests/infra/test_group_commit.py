@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from ideabank_infra.db import GroupCommit
+from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +39,10 @@ async def stored(harness: Harness) -> set[str]:
 
 
 async def test_concurrent_items_share_commits_and_each_gets_its_result(harness: Harness) -> None:
+    def observed(name: str) -> float:
+        return REGISTRY.get_sample_value(f"ideabank_group_commit_{name}") or 0.0
+
+    groups_before, items_before = observed("items_count"), observed("items_sum")
     group = GroupCommit(harness.db, apply_names)
     names = [f"item-{i}" for i in range(300)]
     results = await asyncio.gather(*(group(n) for n in names))
@@ -45,6 +50,10 @@ async def test_concurrent_items_share_commits_and_each_gets_its_result(harness: 
     assert await stored(harness) == set(names)
     # 300 callers at once: a handful of transactions, not 300.
     assert group.groups <= 5
+    # What operators see at /metrics: how many groups, and how full.
+    assert observed("items_count") - groups_before == group.groups
+    assert observed("items_sum") - items_before == 300
+    assert observed("seconds_count") >= group.groups
 
 
 async def test_a_refused_item_fails_its_caller_only_and_writes_nothing(harness: Harness) -> None:

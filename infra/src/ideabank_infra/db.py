@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
+from ideabank_infra import metrics
 from ideabank_infra.tables import infra_metadata
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
     async def _run(self) -> None:
         while self._queue:
             group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
+            started = time.perf_counter()
             try:
                 await self._commit([item for item, _ in group], [f for _, f in group])
             except BaseException:
@@ -254,6 +256,8 @@ class GroupCommit(Generic[ItemT, ResultT]):
                     future.cancel()
                 self._queue.clear()
                 raise
+            metrics.GROUP_COMMIT_ITEMS.observe(len(group))
+            metrics.GROUP_COMMIT_SECONDS.observe(time.perf_counter() - started)
 
     async def _commit(self, items: list[ItemT], futures: list[asyncio.Future[ResultT]]) -> None:
         self.groups += 1
@@ -341,14 +345,15 @@ class Checkpointer:
     pages and waits for the disk (fsync); on the event loop that would stall every request
     of the process, by tens to hundreds of milliseconds on a busy disk. The inline
     connections turn it off. Instead, once a commit finds the WAL past ``threshold`` bytes,
-    a PASSIVE checkpoint runs in a thread of its own (``sqlite3`` lets go of the GIL) while
-    it holds ``gate``, the writers' turn of this process: the requests meanwhile gather into
-    the next group commit.
+    a thread of its own (``sqlite3`` lets go of the GIL) checkpoints twice: a PASSIVE
+    checkpoint beside the writers copies the bulk of the log, then a second one copies what
+    they added meanwhile while it holds ``gate``, the writers' turn of this process, for the
+    millisecond or so that takes; requests meanwhile gather into the next group commit.
 
-    Holding the turn is what keeps the WAL small. SQLite starts the WAL over only when a
-    writer finds every frame of it copied; a checkpoint running beside back-to-back commits
-    never gets there (each commit adds frames behind it), and under steady load the WAL
-    grew to the 16 × ``threshold`` limit below, then stopped all writers for a TRUNCATE.
+    That second, short step is what keeps the WAL small. SQLite starts the WAL over only when
+    a writer finds every frame of it copied; a checkpoint running beside back-to-back
+    commits never gets there (each commit adds frames behind it), and under steady load the
+    WAL grew to the 16 × ``threshold`` limit below, then stopped all writers for a TRUNCATE.
     Should readers keep checkpoints from finishing and the WAL reach that limit anyway, a
     TRUNCATE checkpoint waits for them (up to a second) and empties it.
     """
@@ -388,21 +393,27 @@ class Checkpointer:
         )
 
     async def _between_writes(self) -> None:
-        async with self.gate if self.gate is not None else contextlib.nullcontext():
-            if self._stopping or self._executor is None:
-                return
-            loop = asyncio.get_running_loop()
-            try:
-                await loop.run_in_executor(self._executor, self._checkpoint)
-            except RuntimeError:  # the executor shut down meanwhile
-                return
+        loop = asyncio.get_running_loop()
+        try:
+            # The bulk beside the writers, then the rest while they wait their turn.
+            await loop.run_in_executor(self._executor, self._checkpoint, False)
+            async with self.gate if self.gate is not None else contextlib.nullcontext():
+                if not self._stopping:
+                    started = time.perf_counter()
+                    await loop.run_in_executor(self._executor, self._checkpoint, True)
+                    metrics.SQLITE_CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+        except RuntimeError:  # the executor shut down meanwhile
+            return
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, rest: bool) -> None:
         try:
             if self._conn is None:
                 self._conn = sqlite3.connect(self.path, check_same_thread=False)
                 self._conn.execute("PRAGMA busy_timeout=1000")
-            self.check(self._conn)
+            if rest:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            else:
+                self.check(self._conn)
         except (OSError, sqlite3.Error) as exc:
             log.warning("checkpoint of %s failed: %r", self.path, exc)
 

@@ -29,3 +29,18 @@ EVENTS_FAILED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "ideabank_events_dead_lettered_total", "Events moved to the dead-letter subject", ["consumer"]
 )
+GROUP_COMMIT_ITEMS = Histogram(
+    "ideabank_group_commit_items",
+    "Writes committed together by one group commit",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+)
+GROUP_COMMIT_SECONDS = Histogram(
+    "ideabank_group_commit_seconds",
+    "Time of one group commit, its wait for the turn to write included",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+SQLITE_CHECKPOINT_SECONDS = Histogram(
+    "ideabank_sqlite_checkpoint_seconds",
+    "Time writers waited for the last step of a WAL checkpoint",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
