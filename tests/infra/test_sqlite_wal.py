@@ -112,6 +112,29 @@ async def test_back_to_back_commits_still_let_the_wal_start_over(tmp_path: Path)
         await db.dispose()
 
 
+async def test_closing_while_a_checkpoint_waits_for_the_writers_turn(tmp_path: Path) -> None:
+    """Closing the database does not wait for a writer that holds the turn: the waiting
+    checkpoint is dropped, and the thread and its connection are gone."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'closing.db'}")
+    checkpointer = db.checkpointer
+    assert checkpointer is not None
+    checkpointer.threshold = 16 * 1024
+    checkpointer.LOOK_EVERY_SECONDS = 0
+    async with db.transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (body TEXT)"))
+        await conn.execute(text("INSERT INTO t VALUES (:b)"), [{"b": ROW}] * 40)
+    async with db.write_gate:  # a writer's turn that outlasts the close
+        for _ in range(100):
+            if checkpointer.checkpoints:  # the bulk is copied; the rest waits for the turn
+                break
+            await asyncio.sleep(0.01)
+        waiting = checkpointer._task
+        assert waiting is not None and not waiting.done()
+        await asyncio.wait_for(db.dispose(), 5)
+        assert waiting.done()
+    assert checkpointer._executor is None and checkpointer._conn is None
+
+
 async def test_a_wal_grown_far_past_the_threshold_is_emptied(tmp_path: Path) -> None:
     """Readers can keep a PASSIVE checkpoint from finishing; past 16 × the threshold a
     TRUNCATE checkpoint empties the WAL once they are gone."""

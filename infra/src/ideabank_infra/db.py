@@ -145,7 +145,7 @@ class Database:
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
         if self.checkpointer is not None:
-            await asyncio.to_thread(self.checkpointer.stop)
+            await self.checkpointer.close()
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -347,8 +347,9 @@ class Checkpointer:
     connections turn it off. Instead, once a commit finds the WAL past ``threshold`` bytes,
     a thread of its own (``sqlite3`` lets go of the GIL) checkpoints twice: a PASSIVE
     checkpoint beside the writers copies the bulk of the log, then a second one copies what
-    they added meanwhile while it holds ``gate``, the writers' turn of this process, for the
-    millisecond or so that takes; requests meanwhile gather into the next group commit.
+    they added meanwhile while it holds ``gate``, the writers' turn of this process. That
+    takes a few milliseconds (mostly the file's sync), a few times a second at full load;
+    requests meanwhile gather into the next group commit.
 
     That second, short step is what keeps the WAL small. SQLite starts the WAL over only when
     a writer finds every frame of it copied; a checkpoint running beside back-to-back
@@ -393,17 +394,16 @@ class Checkpointer:
         )
 
     async def _between_writes(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            # The bulk beside the writers, then the rest while they wait their turn.
-            await loop.run_in_executor(self._executor, self._checkpoint, False)
-            async with self.gate if self.gate is not None else contextlib.nullcontext():
-                if not self._stopping:
-                    started = time.perf_counter()
-                    await loop.run_in_executor(self._executor, self._checkpoint, True)
-                    metrics.SQLITE_CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
-        except RuntimeError:  # the executor shut down meanwhile
+        loop, executor = asyncio.get_running_loop(), self._executor
+        if executor is None or self._stopping:
             return
+        # The bulk beside the writers, then the rest while they wait their turn.
+        await loop.run_in_executor(executor, self._checkpoint, False)
+        async with self.gate if self.gate is not None else contextlib.nullcontext():
+            if not self._stopping:
+                started = time.perf_counter()
+                await loop.run_in_executor(executor, self._checkpoint, True)
+                metrics.SQLITE_CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
     def _checkpoint(self, rest: bool) -> None:
         try:
@@ -417,14 +417,20 @@ class Checkpointer:
         except (OSError, sqlite3.Error) as exc:
             log.warning("checkpoint of %s failed: %r", self.path, exc)
 
-    def stop(self) -> None:
-        """Let a checkpoint under way finish, then close (the last connection to close
-        makes a last checkpoint)."""
+    async def close(self) -> None:
+        """Stop checkpointing. A checkpoint under way in the thread finishes first; then the
+        thread's connection closes (the last connection to the file to close checkpoints
+        what is left)."""
         self._stopping = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.submit(self._close)
-            executor.shutdown(wait=True)
+            await asyncio.to_thread(executor.shutdown, wait=True)
 
     def _close(self) -> None:
         if self._conn is not None:
