@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -211,6 +212,7 @@ def idle_memory() -> None:
     finally:
         os.killpg(proc.pid, 2)
         proc.wait(30)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 async def main() -> None:
@@ -222,9 +224,9 @@ async def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the idle-memory figure")
     args = parser.parse_args()
     store = Path(tempfile.mkdtemp(prefix="ideabank-bench-nats-"))
+    tmp = Path(tempfile.mkdtemp(prefix="ideabank-bench-db-"))
     server = NatsServer(store).start()
     try:
-        tmp = Path(tempfile.mkdtemp(prefix="ideabank-bench-db-"))
         await run_throughput(
             f"sqlite+aiosqlite:///{tmp / 'bench.db'}", "SQLite", server.url, args.events
         )
@@ -238,6 +240,8 @@ async def main() -> None:
                 pg.cleanup()
     finally:
         server.stop()
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     if not args.no_memory:
         idle_memory()
 

@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -594,6 +595,7 @@ async def run(args: argparse.Namespace) -> None:
             server.stop()
         if pg is not None:
             pg.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
