@@ -78,10 +78,6 @@ class NotFound(Exception):
         self.what = what
 
 
-def _new_id() -> str:
-    return new_id()
-
-
 async def _emit(
     conn: AsyncConnection,
     *,
@@ -264,7 +260,7 @@ async def decide(
         decided_from=idea["status"],
         revisit_date=body.revisit_date if deferred else None,
     )
-    decision_id = _new_id()
+    decision_id = new_id()
     org_unit, administration = _org(idea)
     data = DecisionMade(
         idea_id=idea_id,
@@ -440,7 +436,7 @@ async def anchor_plan(
         )
         for i, m in enumerate(ordered)
     ]
-    plan_id = _new_id()
+    plan_id = new_id()
     anchored_with = givers if body.made_with_idea_giver else []
     await _moved(conn, idea, from_statuses=frozenset({lc.APPROVED}), to_status=to_status, at=now)
     await conn.execute(
@@ -495,7 +491,7 @@ async def record_trial(
             .where(trials.c.tenant == principal.tenant, trials.c.idea_id == idea_id)
         )
     ).scalar_one()
-    trial_id = _new_id()
+    trial_id = new_id()
     cycle = int(count) + 1
     await conn.execute(
         trials.insert().values(
@@ -605,7 +601,7 @@ async def define_indicator(
             tolerance_percent=body.tolerance_percent,
         )
     )
-    indicator_id = _new_id()
+    indicator_id = new_id()
     await conn.execute(
         indicators.insert().values(
             tenant=principal.tenant,
@@ -676,7 +672,7 @@ async def record_measurement(
     off = bf.check_measurement(
         _indicator(row), value=body.value, corrective_action=body.corrective_action
     )
-    measurement_id = _new_id()
+    measurement_id = new_id()
     corrective = body.corrective_action or None
     await conn.execute(
         measurements.insert().values(
@@ -1010,13 +1006,13 @@ async def adopt(
     if not org_unit_id or org_unit_id not in tree:
         raise InvalidInput("no such org unit in your tenant", "org_unit_id")
     administration = tree[org_unit_id]["administration_id"]
-    new_id = _new_id()
+    adopted_id = new_id()
     inserted = await conn.execute(
         db.insert_ignore(adoptions).values(
             adopting_tenant=t,
             origin_tenant=body.origin_tenant,
             origin_idea_id=origin_idea_id,
-            idea_id=new_id,
+            idea_id=adopted_id,
             network=offer_row["network"],
             adopted_at=now,
         )
@@ -1026,7 +1022,7 @@ async def adopt(
     await conn.execute(
         ideas.insert().values(
             tenant=t,
-            id=new_id,
+            id=adopted_id,
             title=offer_row["title"],
             summary=offer_row["summary"],
             category=offer_row["category"],
@@ -1045,9 +1041,9 @@ async def adopt(
     await _emit(
         conn,
         tenant=t,
-        idea_id=new_id,
+        idea_id=adopted_id,
         data=IdeaAdopted(
-            idea_id=new_id,
+            idea_id=adopted_id,
             actor_id=principal.sub,
             adopting_tenant=t,
             origin_tenant=body.origin_tenant,
@@ -1066,7 +1062,7 @@ async def adopt(
         detail={"origin_tenant": body.origin_tenant, "origin_idea_id": origin_idea_id},
     )
     return {
-        "idea_id": new_id,
+        "idea_id": adopted_id,
         "origin_tenant": body.origin_tenant,
         "origin_idea_id": origin_idea_id,
         "network": offer_row["network"],
