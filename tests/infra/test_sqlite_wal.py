@@ -9,7 +9,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from ideabank_contracts import new_event
 from ideabank_contracts.events.idea import IdeaWithdrawn
 from ideabank_infra.app import freeze_startup_heap
@@ -73,11 +72,10 @@ async def test_commits_leave_checkpoints_to_the_checkpointer_and_the_wal_stays_s
         assert plain.execute("SELECT count(*) FROM t").fetchone() == (n,)
 
 
-async def test_back_to_back_commits_still_let_the_wal_start_over(tmp_path: Path) -> None:
-    """With no pause between writers, a checkpoint beside them never copies the frame the
-    last commit added, and SQLite never starts the WAL over: it grew until a TRUNCATE
-    stopped every writer. Checkpoints take the writers' turn, so it stays near the
-    threshold however busy the writers are."""
+async def test_back_to_back_commits_checkpoint_once_per_threshold(tmp_path: Path) -> None:
+    """Under back-to-back commits the log is checkpointed, and started over, about once per
+    threshold's worth: the file a rewound log leaves is cut below the threshold
+    (journal_size_limit), so it is not mistaken for a full one after every commit."""
     path = tmp_path / "busy.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     assert db.checkpointer is not None
@@ -88,24 +86,22 @@ async def test_back_to_back_commits_still_let_the_wal_start_over(tmp_path: Path)
     try:
         async with db.transaction() as conn:
             await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, body TEXT)"))
-        largest = 0
         for n in range(0, 3000, 10):  # ~6 MB through the WAL, 48 × the threshold
             async with db.transaction() as conn:
                 await conn.execute(
                     text("INSERT INTO t VALUES (:n, :body)"),
                     [{"n": n + i, "body": ROW} for i in range(10)],
                 )
-            largest = max(largest, wal_size(path))
-        assert db.checkpointer.checkpoints >= 10
-        # Not 16 × the threshold and a TRUNCATE: rewound after each checkpoint.
-        assert largest < 8 * db.checkpointer.threshold
-        # And once per threshold's worth of log, not after every commit: the file a
-        # rewound log leaves is cut below the threshold (journal_size_limit).
-        assert db.checkpointer.checkpoints <= 300 // 3
-        # Each one made the writers wait once, for its last step only (shown at /metrics).
-        assert (REGISTRY.get_sample_value(waits) or 0.0) - waits_before == pytest.approx(
-            db.checkpointer.checkpoints, abs=1
+        # About 7 MB went through the log: at most one checkpoint per 128 KB of it, and
+        # fewer, as more is written while each copies. (A file left at the threshold
+        # had one start as soon as the last ended: 54–76 here.)
+        assert 5 <= db.checkpointer.checkpoints <= 40
+        # Each made the writers wait for its last step (shown at /metrics); the last one
+        # may still be waiting for its turn.
+        assert (REGISTRY.get_sample_value(waits) or 0.0) - waits_before >= (
+            db.checkpointer.checkpoints - 1
         )
+        assert wal_size(path) < 16 * db.checkpointer.threshold
         async with db.engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3000
     finally:
