@@ -86,18 +86,22 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed on success, rolled back on any error."""
         async with self.write_turn(), self.engine.begin() as conn:
-            if self.is_sqlite:
-                # The driver begins a transaction only at the first INSERT or UPDATE, so
-                # reads before it would see no snapshot and a SAVEPOINT would commit on
-                # release. BEGIN IMMEDIATE makes the whole block one write transaction.
-                await self.begin_write(conn)
+            await self.begin_write(conn)
             yield conn
         for callback in self.after_commit:
             callback()
 
     async def begin_write(self, conn: AsyncConnection) -> None:
-        """Take SQLite's write lock on ``conn``; while another connection (another process,
-        or a checkpoint that resets the log) holds it, wait without blocking the loop."""
+        """Make ``conn``'s open transaction a write transaction from its first statement.
+
+        On SQLite the driver begins a transaction only at the first INSERT or UPDATE, so
+        reads before it would see no snapshot and a SAVEPOINT would commit on release:
+        BEGIN IMMEDIATE takes the write lock at once. While another connection (another
+        process, or a checkpoint that resets the log) holds it, this waits without blocking
+        the loop. PostgreSQL needs nothing here.
+        """
+        if not self.is_sqlite:
+            return
         deadline = asyncio.get_running_loop().time() + _LOCK_WAIT_SECONDS
         pause = 0.001
         while True:
@@ -398,22 +402,19 @@ class Checkpointer:
         if executor is None or self._stopping:
             return
         # The bulk beside the writers, then the rest while they wait their turn.
-        await loop.run_in_executor(executor, self._checkpoint, False)
+        await loop.run_in_executor(executor, self._in_thread, self.check)
         async with self.gate if self.gate is not None else contextlib.nullcontext():
             if not self._stopping:
                 started = time.perf_counter()
-                await loop.run_in_executor(executor, self._checkpoint, True)
+                await loop.run_in_executor(executor, self._in_thread, _copy_rest)
                 metrics.SQLITE_CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
-    def _checkpoint(self, rest: bool) -> None:
+    def _in_thread(self, work: Callable[[sqlite3.Connection], None]) -> None:
         try:
             if self._conn is None:
                 self._conn = sqlite3.connect(self.path, check_same_thread=False)
                 self._conn.execute("PRAGMA busy_timeout=1000")
-            if rest:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            else:
-                self.check(self._conn)
+            work(self._conn)
         except (OSError, sqlite3.Error) as exc:
             log.warning("checkpoint of %s failed: %r", self.path, exc)
 
@@ -447,6 +448,11 @@ class Checkpointer:
             mode = "TRUNCATE" if size >= 16 * self.threshold else "PASSIVE"
             conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
             self.checkpoints += 1
+
+
+def _copy_rest(conn: sqlite3.Connection) -> None:
+    """A PASSIVE checkpoint whatever the WAL's size: what the writers added meanwhile."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 #: How long a writer waits for SQLite's write lock held by another process.

@@ -234,10 +234,9 @@ class OutboxRelay:
                     break
                 done.append(row.seq)
             async with self.db.write_turn():
-                if self.db.is_sqlite:
-                    # As in Database.transaction: should the lock be taken, wait for it
-                    # here instead of failing the UPDATE after the short busy timeout.
-                    await self.db.begin_write(batch.conn)
+                # As in Database.transaction: should the lock be taken elsewhere, wait for
+                # it here instead of failing the UPDATE after the short busy timeout.
+                await self.db.begin_write(batch.conn)
                 if done:
                     await self._mark_published(batch.conn, done)
                 await batch.conn.commit()

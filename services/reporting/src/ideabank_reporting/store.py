@@ -332,18 +332,14 @@ async def upsert(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert ``rows``, replacing the non-key columns of rows whose key exists (one statement)."""
-    if rows:
-        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys))
-        await insert_rows(conn, stmt, rows)
+    await insert_rows(conn, _upsert_statement(conn.dialect.name, table, tuple(keys)), rows)
 
 
 async def insert_new(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert ``rows`` whose key does not exist yet (one statement)."""
-    if rows:
-        stmt = _insert_new_statement(conn.dialect.name, table, tuple(keys))
-        await insert_rows(conn, stmt, rows)
+    await insert_rows(conn, _insert_new_statement(conn.dialect.name, table, tuple(keys)), rows)
 
 
 async def load_facts(
@@ -481,7 +477,7 @@ async def add_to_cells(
     stmt = _add_to_cells_statement(conn.dialect.name)
     current = kpi_cells.c
     for start in range(0, len(changed), 500):
-        await conn.execute(stmt, changed[start : start + 500])
+        await insert_rows(conn, stmt, changed[start : start + 500])
     key_columns = tuple_(*(current[name] for name in _CELL_KEY))
     emptied = [key for key, r in rows.items() if r["submitted"] < 0]
     for start in range(0, len(emptied), 200):
