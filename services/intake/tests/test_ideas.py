@@ -307,6 +307,24 @@ async def test_likely_duplicates_are_pointed_out(org) -> None:
     assert unrelated["duplicates"] == []
 
 
+async def test_a_withdrawn_idea_is_no_longer_a_likely_duplicate(org) -> None:
+    like = {
+        "person": "other",
+        "title": "Digitala nycklar för hemtjänsten",
+        "description": "Byt de fysiska nycklarna till brukarnas hem mot digitala lås.",
+        "problem": "Vi tappar tid på att hämta nycklar varje morgon.",
+    }
+    first = (await org.submit())["idea"]
+    kept = (await org.submit(**like))["idea"]
+    assert kept["possible_duplicate_ids"] == [first["id"]]
+    resp = await org.client.post(
+        f"/v1/ideas/{first['id']}/withdraw", json={"reason": "Fel"}, headers=org.headers("giver")
+    )
+    assert resp.status_code == 200
+    # Only the open one is pointed out now.
+    assert [h["id"] for h in (await org.submit(**like))["duplicates"]] == [kept["id"]]
+
+
 async def test_anonymous_ideas_hide_their_giver_from_others(org) -> None:
     idea = (await org.submit(anonymous=True))["idea"]
     assert idea["giver_id"] == "giver"

@@ -6,8 +6,9 @@ import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
+from ideabank_contracts import CloudEvent
 from ideabank_infra.db import Database
-from ideabank_reporting import store
+from ideabank_reporting import handlers, store
 from ideabank_reporting.domain.projection import IdeaFact
 from sqlalchemy import select
 
@@ -147,5 +148,63 @@ async def test_year_medians_come_from_the_cache_only_while_it_is_current(db_url:
         assert await served() == after
         assert await store.refresh_year_medians(db) == 1
         assert await served() == after
+    finally:
+        await db.dispose()
+
+
+async def test_a_years_version_moves_only_when_some_ideas_days_change(
+    db_url: str, org, history, builders
+) -> None:
+    """New ideas have no days yet: a stream of them leaves the cached medians current."""
+    t = "t1"
+    db = Database(db_url)
+    await db.create_all(store.metadata)
+    v = store.year_versions.c
+    f = store.idea_facts.c
+
+    async def apply(events: list[CloudEvent]) -> None:
+        async with db.transaction() as conn:
+            await handlers.apply_events(conn, events)
+
+    async def version() -> int | None:
+        async with db.engine.connect() as conn:
+            found = await conn.execute(select(v.version).where(v.tenant == t, v.year == 2025))
+            return found.scalar_one_or_none()
+
+    async def served_equals_live() -> dict[str, float | None]:
+        async with db.engine.connect() as conn:
+            live = await store.day_medians(conn, [f.tenant == t, f.year == 2025], by_tenant=True)
+            served = await store.year_day_medians(conn, [t], 2025)
+        # Absent and all None read the same to the KPIs (PostgreSQL's aggregate gives Nones).
+        figures = {name: served.get(t, {}).get(name) for name in store.DAY_COLUMNS}
+        assert figures == {name: live.get(t, {}).get(name) for name in store.DAY_COLUMNS}
+        return figures
+
+    try:
+        events = history(t)
+        new = [e for e in events if f"{e.aggregate}.{e.event}" == "idea.submitted"]
+        await apply([*org(t, "Kommun"), *new])
+        assert await version() is None  # seven ideas, no day counted yet
+        assert set((await served_equals_live()).values()) == {None}
+
+        await apply([e for e in events if e not in new])
+        first = await version()
+        assert first is not None
+        assert (await served_equals_live())["feedback_days"] is not None
+        assert await store.refresh_year_medians(db) == 1  # 2025; 2024's one idea has no days
+
+        unit, admin = f"{t}-u", f"{t}-a"
+        more = [
+            builders["submitted"](t, f"n{n}", "2025-06-01", unit, admin, "staff_portal", "Miljö")
+            for n in range(5)
+        ]
+        await apply(more)
+        assert await version() == first
+        assert await store.refresh_year_medians(db) == 0  # the cache is still current
+        before = await served_equals_live()
+
+        await apply([builders["screened"](t, "n0", "2025-06-03", admin, "rejected", "Nej")])
+        assert await version() == first + 1
+        assert await served_equals_live() != before
     finally:
         await db.dispose()

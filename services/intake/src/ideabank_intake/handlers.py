@@ -213,10 +213,13 @@ _POSTINGS = select(idea_tokens.c.token, idea_tokens.c.idea_id).where(
     idea_tokens.c.tenant == bindparam("tenant"),
     idea_tokens.c.token.in_(bindparam("tokens", expanding=True)),
 )
-_OPEN_CANDIDATES = select(ideas.c.id, ideas.c.title, ideas.c.status, ideas.c.token_count).where(
+# By primary key only; whether a candidate is still open is looked at in Python. With the
+# status in the WHERE clause, SQLite (which keeps no statistics here) reads the tenant's
+# every open idea through (tenant, status) instead: 23 ms instead of 3 for 500 candidates
+# among 60,000 ideas, in each group commit.
+_CANDIDATES = select(ideas.c.id, ideas.c.title, ideas.c.status, ideas.c.token_count).where(
     ideas.c.tenant == bindparam("tenant"),
     ideas.c.id.in_(bindparam("ids", expanding=True)),
-    ideas.c.status.in_(sorted(rules.OPEN_FOR_DUPLICATES)),
 )
 _SHARED_WORDS = select(idea_tokens.c.idea_id, idea_tokens.c.token).where(
     idea_tokens.c.tenant == bindparam("tenant"),
@@ -521,8 +524,9 @@ async def find_duplicates(
     info: dict[str, Row[Any, Any, Any, Any]] = {}
     shared_words: dict[str, set[str]] = {}
     for chunk in _chunks(ids):
-        for row in await conn.execute(_OPEN_CANDIDATES, {"tenant": tenant, "ids": chunk}):
-            info[row.id] = row
+        for row in await conn.execute(_CANDIDATES, {"tenant": tenant, "ids": chunk}):
+            if row.status in rules.OPEN_FOR_DUPLICATES:
+                info[row.id] = row
     open_ids = sorted(info)
     for chunk in _chunks(open_ids):
         params = {"tenant": tenant, "ids": chunk, "tokens": everything}

@@ -97,6 +97,7 @@ async def apply_events(
     batch = _Batch(facts=await store.load_facts(conn, keys) if keys else {})
     # What each stored fact counted for before this batch changes it in memory.
     shares = {key: store.cell_share(fact) for key, fact in batch.facts.items()}
+    days = {key: store.day_share(fact) for key, fact in batch.facts.items()}
     for ev in events:
         kind = _kind(ev)
         if kind in _TENANCY:
@@ -143,7 +144,18 @@ async def apply_events(
             )
             .values(actor_id=None)
         )
-    await store.bump_years(conn, {(t, y) for t, y, _ in batch.months})
+    # Only a change of some idea's days changes a year's medians (and makes their cached row
+    # out of date): a stream of new ideas, whose days are all still to come, leaves them be.
+    await store.bump_years(
+        conn,
+        {
+            (share[0], share[1])
+            for key, fact in batch.dirty.items()
+            if (now := store.day_share(fact)) != (was := days.get(key))
+            for share in (was, now)
+            if share is not None
+        },
+    )
     if update_cells and batch.dirty:
         await store.add_to_cells(
             conn,

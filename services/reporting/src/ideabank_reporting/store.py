@@ -582,8 +582,18 @@ async def day_medians(
     }
 
 
+def day_share(fact: IdeaFact) -> tuple[str, int, tuple[float | None, ...]] | None:
+    """What one fact adds to its tenant-year's medians: (tenant, year, its days), or None
+    when it adds nothing (no year, or no day counted yet, as for an idea just submitted:
+    the medians are over the values there are)."""
+    days = tuple(getattr(fact, name) for name in _DAY_COLUMNS)
+    if fact.year is None or all(d is None for d in days):
+        return None
+    return (fact.tenant, fact.year, days)
+
+
 async def bump_years(conn: AsyncConnection, years: Iterable[tuple[str, int]]) -> None:
-    """Raise the version of each (tenant, year) whose facts a batch changed."""
+    """Raise the version of each (tenant, year) whose medians a batch changed."""
     rows = [{"tenant": t, "year": y, "version": 1} for t, y in sorted(set(years))]
     if not rows:
         return
@@ -604,20 +614,29 @@ async def year_day_medians(
     columns: Sequence[str] = _DAY_COLUMNS,
 ) -> dict[str, dict[str, float | None]]:
     """Each tenant's medians over a whole year: from the cache where it holds the current
-    version, computed from the facts for the others (the same figures either way)."""
+    version, computed from the facts for the others (the same figures either way).
+
+    A tenant-year without a version has no idea with a day counted (``day_share`` raises
+    it with the first), so it has no medians either: absent, as ``day_medians`` leaves it.
+    """
     v, m = year_versions.c, year_medians.c
     rows = await conn.execute(
-        select(v.tenant, *(m[name] for name in columns))
+        select(v.tenant, m.version.is_not(None), *(m[name] for name in columns))
         .select_from(
-            year_versions.join(
+            year_versions.outerjoin(
                 year_medians,
                 (m.tenant == v.tenant) & (m.year == v.year) & (m.version == v.version),
             )
         )
         .where(v.tenant.in_(sorted(set(tenants))), v.year == year)
     )
-    out = {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
-    stale = sorted(set(tenants) - out.keys())
+    out: dict[str, dict[str, float | None]] = {}
+    stale = []
+    for tenant, current, *values in rows:
+        if current:
+            out[tenant] = dict(zip(columns, values, strict=True))
+        else:
+            stale.append(tenant)
     if stale:
         f = idea_facts.c
         out |= await day_medians(
