@@ -18,8 +18,11 @@ publishes to JetStream: the raw ceiling of "HTTP in, event out" on this machine.
    then at half the best sustained rate, for ``--seconds`` each, while a poller reads
    ``GET /v1/kpis`` every 50 ms; an idea's submit-to-visible latency is from its request to
    the end of the first poll whose ``submitted`` count includes it (in commit order, so
-   each figure is within one poll interval and one KPI read). The generator is Python and
-   shares the two cores with what it measures; it prints what it offered.
+   each figure is within one poll interval and one KPI read). The generator is Python, in a
+   process of its own (so that its sending and the polling never wait for each other), and
+   opens its keep-alive connections before its clock starts, as a proxy in front of intake
+   keeps its own open; it shares the two cores with what it measures and prints what it
+   offered.
 
 Every phase is bounded by time and count; the benchmark prints what it got and never fails.
 """
@@ -47,6 +50,7 @@ from typing import Any
 
 import httpx
 import nats
+import uvloop
 from fastapi import FastAPI, Request
 from ideabank_contracts import STREAM_NAME
 from ideabank_infra.auth import LocalIssuer
@@ -272,18 +276,66 @@ async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> 
     return int(r.json().get("submitted", 0)) if r.status_code == 200 else -1
 
 
+#: Keep-alive connections of the open-loop generator, opened before its clock starts.
+OPEN_LOOP_CONNECTIONS = 200
+
+
+async def open_loop(
+    url: str, token: str, unit: str, rate: float, n: int, connections: int
+) -> dict[str, Any]:
+    """Submit ``n`` ideas at ``rate`` over ``connections`` keep-alive connections, opened
+    first (as a proxy in front of intake keeps its own open); each accepted idea's request
+    and answer times (``time.perf_counter``, the system's monotonic clock), the rate the
+    requests went out at, and what was not accepted."""
+    client = RawHttp(url, connections)
+    for conn in [await client._connection() for _ in range(connections)]:
+        client.free.put_nowait(conn)
+    sent_at: list[float] = []
+    done_at: list[float] = []
+    failed: collections.Counter[str] = collections.Counter()
+    payloads = [json.dumps(body(i, unit)).encode() for i in range(n)]
+
+    async def submit(payload: bytes) -> None:
+        t0 = time.perf_counter()
+        try:
+            status = await client.post("/v1/ideas", payload, token)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            failed[type(exc).__name__] += 1  # reported, not retried
+            return
+        if status < 300:
+            sent_at.append(t0)
+            done_at.append(time.perf_counter())
+        else:
+            failed[str(status)] += 1
+
+    tasks = []
+    t_start = time.perf_counter()
+    try:
+        for i, payload in enumerate(payloads):
+            delay = t_start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(submit(payload)))
+        # The rate the requests went out at (the generator may fall behind its aim).
+        offered = n / max(time.perf_counter() - t_start, 1e-9) if n > 1 else rate
+        await asyncio.gather(*tasks)
+    finally:
+        await client.close()
+    return {"sent_at": sent_at, "done_at": done_at, "offered": offered, "failed": failed}
+
+
 async def latency_at(
     rate: float, n: int, intake: str, reporting: str, unit: str, giver: str, reader: dict[str, str]
 ) -> tuple[float, list[float], collections.Counter[str]]:
-    """Open loop at ``rate``: each idea's time from its request to visible in the KPIs."""
+    """Open loop at ``rate``: each idea's time from its request to visible in the KPIs.
+
+    The generator runs in a process of its own (on uvloop), so that neither its sending
+    nor this process's polling waits for the other: both would be measured as latency.
+    """
     async with httpx.AsyncClient(timeout=30) as c:
         base = await kpi_count(c, f"{reporting}/v1/kpis", reader)
-        sent_at: list[float] = []
-        done_at: list[float] = []
         visible: list[tuple[float, int]] = []
         stop = asyncio.Event()
-        failed: collections.Counter[str] = collections.Counter()
-
         reads: list[float] = []
 
         async def poll() -> None:
@@ -295,35 +347,21 @@ async def latency_at(
                     reads.append((visible[-1][0] - t0) * 1000)
                     await asyncio.sleep(POLL_SECONDS)
 
-        async def submit(i: int, client: RawHttp) -> None:
-            payload = json.dumps(body(i, unit)).encode()
-            t0 = time.perf_counter()
-            try:
-                status = await client.post("/v1/ideas", payload, giver)
-            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
-                failed[type(exc).__name__] += 1  # reported, not retried
-                return
-            if status < 300:
-                sent_at.append(t0)
-                done_at.append(time.perf_counter())
-            else:
-                failed[str(status)] += 1
-
         poller = asyncio.create_task(poll())
-        sc = RawHttp(intake, 200)
-        try:
-            tasks = []
-            t_start = time.perf_counter()
-            for i in range(n):
-                delay = t_start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(submit(i, sc)))
-            # The rate the requests went out at (the generator may fall behind its aim).
-            offered = n / max(time.perf_counter() - t_start, 1e-9) if n > 1 else rate
-            await asyncio.gather(*tasks)
-        finally:
-            await sc.close()
+        spec = {"url": intake, "token": giver, "unit": unit, "rate": rate, "n": n}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.pipeline",
+            "--generate",
+            json.dumps({**spec, "connections": OPEN_LOOP_CONNECTIONS}),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+        got = json.loads(out) if proc.returncode == 0 and out else {}
+        sent_at: list[float] = got.get("sent_at", [])
+        done_at: list[float] = got.get("done_at", [])
+        failed = collections.Counter(got.get("failed", {"generator failed": n}))
         deadline = time.perf_counter() + 60
         while (not visible or visible[-1][1] < len(sent_at)) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
@@ -348,7 +386,7 @@ async def latency_at(
                 f"p99 {reads[min(len(reads) - 1, int(0.99 * len(reads)))]:.0f} ms",
                 flush=True,
             )
-        return offered, latencies, failed
+        return float(got.get("offered", 0.0)), latencies, failed
 
 
 async def postgres_databases(tmp: Path, names: list[str]) -> tuple[Any, dict[str, str]]:
@@ -554,7 +592,16 @@ def main() -> None:
         help="uvicorn workers of intake (more than one wants --postgres)",
     )
     parser.add_argument("--latency-ideas", type=int, default=1500, help="cap of the latency phase")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--generate", help=argparse.SUPPRESS)  # the open-loop generator's process
+    args = parser.parse_args()
+    if args.generate:
+        uvloop.run(_generate(json.loads(args.generate)))
+    else:
+        asyncio.run(run(args))
+
+
+async def _generate(spec: dict[str, Any]) -> None:
+    print(json.dumps(await open_loop(**spec)))
 
 
 if __name__ == "__main__":
