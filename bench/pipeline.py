@@ -238,6 +238,12 @@ class RawHttp:
             return await asyncio.open_connection(self.host, self.port)
         return await self.free.get()
 
+    async def open_all(self) -> None:
+        """Open every connection now, ahead of the requests."""
+        while self.opened < self.limit:
+            self.opened += 1
+            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+
     async def post(self, path: str, payload: bytes, token: str) -> int:
         """POST ``payload`` as JSON; the status code."""
         reader, writer = await self._connection()
@@ -288,8 +294,7 @@ async def open_loop(
     and answer times (``time.perf_counter``, the system's monotonic clock), the rate the
     requests went out at, and what was not accepted."""
     client = RawHttp(url, connections)
-    for conn in [await client._connection() for _ in range(connections)]:
-        client.free.put_nowait(conn)
+    await client.open_all()
     sent_at: list[float] = []
     done_at: list[float] = []
     failed: collections.Counter[str] = collections.Counter()
