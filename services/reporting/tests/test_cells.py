@@ -208,3 +208,37 @@ async def test_a_years_version_moves_only_when_some_ideas_days_change(
         assert await served_equals_live() != before
     finally:
         await db.dispose()
+
+
+async def test_summed_cells_give_totals_and_each_breakdown_in_order(db_url: str) -> None:
+    rng = random.Random(3)
+    db = Database(db_url)
+    await db.create_all(store.metadata)
+    try:
+        facts = [
+            dataclasses.replace(_random_fact(rng, "t1", f"i{n}"), year=2025, month=month)
+            for n, month in enumerate([11, 2, 10, 2, 11, 1] * 5)
+        ]
+        facts = [x for x in facts if store.cell_share(x) is not None]
+        async with db.transaction() as conn:
+            await store.add_to_cells(conn, ((None, store.cell_share(x)) for x in facts))
+        c = store.kpi_cells.c
+        async with db.engine.connect() as conn:
+            totals, by = await store.summed_cells(
+                conn, [c.tenant == "t1", c.year == 2025], ["submitted", "implemented"]
+            )
+        assert totals == {
+            "submitted": len(facts),
+            "implemented": sum(x.implemented_at is not None for x in facts),
+        }
+        months = sorted({x.month for x in facts})
+        assert [row["month"] for row in by["month"]] == months  # as numbers: 1, 2, 10, 11
+        assert [row["submitted"] for row in by["month"]] == [
+            sum(x.month == m for x in facts) for m in months
+        ]
+        for dim in ("administration_id", "channel", "category"):
+            values = sorted({getattr(x, dim) or "" for x in facts})
+            assert [row[dim] for row in by[dim]] == values
+            assert sum(row["submitted"] for row in by[dim]) == len(facts)
+    finally:
+        await db.dispose()

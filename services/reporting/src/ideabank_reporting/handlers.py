@@ -374,9 +374,7 @@ async def kpis(
     conditions = store.cell_filters(
         tenant, year, org_units_in=scope, channel=channel, category=category
     )
-    total_row = (
-        (await conn.execute(select(*store.summed(*TOTALS)).where(*conditions))).mappings().one()
-    )
+    total_row, breakdowns = await store.summed_cells(conn, conditions, TOTALS)
     if scope is None and channel is None and category is None:
         medians = (await store.year_day_medians(conn, [tenant], year)).get(tenant, {})
     else:
@@ -399,14 +397,7 @@ async def kpis(
         "currency": info.get("currency"),
         **_figures(_ints(total_row), headcount, target, medians),
     }
-    for dim in ("month", "administration_id", "channel", "category"):
-        column = store.kpi_cells.c[dim]
-        rows = await conn.execute(
-            select(column, *store.summed("submitted", "screened", "implemented", "evaluated"))
-            .where(*conditions)
-            .group_by(column)
-            .order_by(column)
-        )
+    for dim, rows in breakdowns.items():
         key = "administration" if dim == "administration_id" else dim
         out[f"by_{key}"] = [
             {
@@ -417,7 +408,7 @@ async def kpis(
                 "implemented": int(r["implemented"]),
                 "evaluated": int(r["evaluated"]),
             }
-            for r in rows.mappings()
+            for r in rows
         ]
     return out
 

@@ -33,9 +33,13 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
+    null,
     or_,
     select,
+    text,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -526,6 +530,43 @@ def cell_filters(
 def summed(*names: str) -> list[Any]:
     """SUM of each named cell measure, labelled by its name."""
     return [func.coalesce(func.sum(kpi_cells.c[name]), 0).label(name) for name in names]
+
+
+#: The columns the KPIs are broken down by, besides the totals.
+BREAKDOWNS = ("month", "administration_id", "channel", "category")
+
+
+async def summed_cells(
+    conn: AsyncConnection, conditions: Sequence[Any], measures: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The measures summed over the cells matching ``conditions``, and summed per value of
+    each of ``BREAKDOWNS`` (in the value's order): one statement, one round trip to the
+    database instead of one for the totals and one for each breakdown."""
+    c = kpi_cells.c
+    branches = [
+        select(literal_column("0").label("dim"), null().label("month"), null().label("value"))
+        .add_columns(*summed(*measures))
+        .where(*conditions)
+    ]
+    for n, dim in enumerate(BREAKDOWNS, start=1):
+        month, value = (c.month, null()) if dim == "month" else (null(), c[dim])
+        branches.append(
+            select(literal_column(str(n)), month, value)
+            .add_columns(*summed(*measures))
+            .where(*conditions)
+            .group_by(c[dim])
+        )
+    rows = (await conn.execute(union_all(*branches).order_by(text("1, 2, 3")))).mappings()
+    totals: dict[str, Any] = {}
+    by: dict[str, list[dict[str, Any]]] = {dim: [] for dim in BREAKDOWNS}
+    for row in rows:
+        sums = {name: row[name] for name in measures}
+        if row["dim"] == 0:
+            totals = sums
+        else:
+            dim = BREAKDOWNS[row["dim"] - 1]
+            by[dim].append({dim: row["month"] if dim == "month" else row["value"], **sums})
+    return totals, by
 
 
 #: Lead-time stage name → its column of days in ``idea_facts``.
