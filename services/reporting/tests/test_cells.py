@@ -175,6 +175,8 @@ async def test_a_years_version_moves_only_when_some_ideas_days_change(
         async with db.engine.connect() as conn:
             live = await store.day_medians(conn, [f.tenant == t, f.year == 2025], by_tenant=True)
             served = await store.year_day_medians(conn, [t], 2025)
+            # The same when a stale year's facts are read through another connection.
+            assert await store.year_day_medians(conn, [t], 2025, scan=db.read_engine) == served
         # Absent and all None read the same to the KPIs (PostgreSQL's aggregate gives Nones).
         figures = {name: served.get(t, {}).get(name) for name in store.DAY_COLUMNS}
         assert figures == {name: live.get(t, {}).get(name) for name in store.DAY_COLUMNS}

@@ -62,7 +62,18 @@ async def _kpis(
     category: str | None,
 ) -> dict[str, Any]:
     try:
-        async with runtime.db.read_engine.connect() as conn:
+        # Without filters (the common read), the KPIs are a few small look-ups and the
+        # medians come from their cache: on the loop's own connection they run through in a
+        # few milliseconds, where through the read thread each statement would wait for the
+        # loop again, behind whatever batch the consumer is applying (p90 95 ms against
+        # 38 ms at 2,000 ideas a second). A scan of the year's facts, should the cache be
+        # out of date, still goes through the read thread.
+        db = runtime.db
+        if org_unit is None and channel is None and category is None:
+            engine, scan = db.engine, (db.read_engine if db.read_engine is not db.engine else None)
+        else:
+            engine, scan = db.read_engine, None
+        async with engine.connect() as conn:
             return await handlers.kpis(
                 conn,
                 tenant=principal.tenant,
@@ -70,6 +81,7 @@ async def _kpis(
                 org_unit=org_unit,
                 channel=channel.value if channel else None,
                 category=category,
+                scan=scan,
             )
     except UnknownField as exc:
         raise invalid(exc.field, exc.message) from exc

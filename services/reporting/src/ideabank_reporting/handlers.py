@@ -10,7 +10,7 @@ from typing import Any
 
 from ideabank_contracts import CloudEvent
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ideabank_reporting import store
 from ideabank_reporting.domain.figures import (
@@ -360,8 +360,12 @@ async def kpis(
     org_unit: str | None = None,
     channel: str | None = None,
     category: str | None = None,
+    scan: AsyncEngine | None = None,
 ) -> dict[str, Any]:
-    """The tenant's KPIs for a year, optionally for one org unit's subtree, channel, category."""
+    """The tenant's KPIs for a year, optionally for one org unit's subtree, channel, category.
+
+    ``scan`` is where the year's medians are computed should their cache be out of date
+    (see ``store.year_day_medians``)."""
     tree = (await _org_tree(conn, [tenant]))[tenant]
     nodes = _nodes(tree)
     scope: set[str] | None = None
@@ -376,7 +380,8 @@ async def kpis(
     )
     total_row, breakdowns = await store.summed_cells(conn, conditions, TOTALS)
     if scope is None and channel is None and category is None:
-        medians = (await store.year_day_medians(conn, [tenant], year)).get(tenant, {})
+        found = await store.year_day_medians(conn, [tenant], year, scan=scan)
+        medians = found.get(tenant, {})
     else:
         fact_conditions = store.cell_filters(
             tenant,

@@ -42,7 +42,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ideabank_reporting.domain.figures import median
 from ideabank_reporting.domain.projection import IdeaFact
@@ -653,9 +653,12 @@ async def year_day_medians(
     tenants: Sequence[str],
     year: int,
     columns: Sequence[str] = _DAY_COLUMNS,
+    *,
+    scan: AsyncEngine | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Each tenant's medians over a whole year: from the cache where it holds the current
-    version, computed from the facts for the others (the same figures either way).
+    version, computed from the facts for the others (the same figures either way), through
+    a connection of ``scan`` when given (one off the event loop), else through ``conn``.
 
     A tenant-year without a version has no idea with a day counted (``day_share`` raises
     it with the first), so it has no medians either: absent, as ``day_medians`` leaves it.
@@ -680,9 +683,12 @@ async def year_day_medians(
             stale.append(tenant)
     if stale:
         f = idea_facts.c
-        out |= await day_medians(
-            conn, [f.tenant.in_(stale), f.year == year], by_tenant=True, columns=columns
-        )
+        where = [f.tenant.in_(stale), f.year == year]
+        if scan is None:
+            out |= await day_medians(conn, where, by_tenant=True, columns=columns)
+        else:
+            async with scan.connect() as scanning:
+                out |= await day_medians(scanning, where, by_tenant=True, columns=columns)
     return out
 
 
