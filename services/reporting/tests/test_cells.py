@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from ideabank_contracts import CloudEvent
 from ideabank_infra.db import Database
 from ideabank_reporting import handlers, store
@@ -47,118 +49,115 @@ def _random_fact(rng: random.Random, tenant: str, idea_id: str) -> IdeaFact:
     )
 
 
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """The reporting tables in a new database."""
+    database = Database(db_url)
+    await database.create_all(store.metadata)
+    yield database
+    await database.dispose()
+
+
 async def _cells(db: Database) -> list[tuple[object, ...]]:
     async with db.engine.connect() as conn:
         rows = (await conn.execute(select(store.kpi_cells))).all()
     return sorted((tuple(r) for r in rows), key=repr)
 
 
-async def test_cell_deltas_equal_a_full_recompute(db_url: str) -> None:
+async def test_cell_deltas_equal_a_full_recompute(db: Database) -> None:
     rng = random.Random(11)
-    db = Database(db_url)
-    await db.create_all(store.metadata)
     facts: dict[tuple[str, str], IdeaFact] = {}
     numbers = iter(range(1_000_000))
-    try:
-        for _ in range(12):
-            # A batch: new ideas, and stored ones that move (org unit, month, outcome) or grow.
-            changed: dict[tuple[str, str], IdeaFact] = {}
-            before: dict[tuple[str, str], store.Share | None] = {}
-            for _ in range(rng.randint(1, 25)):
-                tenant = rng.choice(["t1", "t2"])
-                if facts and rng.random() < 0.6:
-                    key = rng.choice(list(facts))
-                    old = facts[key]
-                else:
-                    key = (tenant, f"i{next(numbers)}")
-                    old = None
-                if key in changed:
-                    continue
-                before[key] = None if old is None else store.cell_share(old)
-                changed[key] = _random_fact(rng, *key)
-            async with db.transaction() as conn:
-                await store.save_facts(conn, changed.values())
-                await store.add_to_cells(
-                    conn, [(before[k], store.cell_share(f)) for k, f in changed.items()]
-                )
-            facts.update(changed)
+    for _ in range(12):
+        # A batch: new ideas, and stored ones that move (org unit, month, outcome) or grow.
+        changed: dict[tuple[str, str], IdeaFact] = {}
+        before: dict[tuple[str, str], store.Share | None] = {}
+        for _ in range(rng.randint(1, 25)):
+            tenant = rng.choice(["t1", "t2"])
+            if facts and rng.random() < 0.6:
+                key = rng.choice(list(facts))
+                old = facts[key]
+            else:
+                key = (tenant, f"i{next(numbers)}")
+                old = None
+            if key in changed:
+                continue
+            before[key] = None if old is None else store.cell_share(old)
+            changed[key] = _random_fact(rng, *key)
+        async with db.transaction() as conn:
+            await store.save_facts(conn, changed.values())
+            await store.add_to_cells(
+                conn, [(before[k], store.cell_share(f)) for k, f in changed.items()]
+            )
+        facts.update(changed)
 
-            live = await _cells(db)
-            async with db.transaction() as conn:
-                await store.recompute_cells(conn)
-            assert await _cells(db) == live
-        assert len(live) > 10
-        # A fact that leaves its cell empty takes the cell away.
-        first = next(f for f in facts.values() if f.year is not None)
-        lone = dataclasses.replace(first, category="Ensam", org_unit_id="u9")
+        live = await _cells(db)
         async with db.transaction() as conn:
-            await store.save_facts(conn, [lone])
-            await store.add_to_cells(conn, [(store.cell_share(first), store.cell_share(lone))])
-        assert [c for c in await _cells(db) if "Ensam" in c]
-        async with db.transaction() as conn:
-            await store.save_facts(conn, [first])
-            await store.add_to_cells(conn, [(store.cell_share(lone), store.cell_share(first))])
-        assert not [c for c in await _cells(db) if "Ensam" in c]
+            await store.recompute_cells(conn)
         assert await _cells(db) == live
-    finally:
-        await db.dispose()
+    assert len(live) > 10
+    # A fact that leaves its cell empty takes the cell away.
+    first = next(f for f in facts.values() if f.year is not None)
+    lone = dataclasses.replace(first, category="Ensam", org_unit_id="u9")
+    async with db.transaction() as conn:
+        await store.save_facts(conn, [lone])
+        await store.add_to_cells(conn, [(store.cell_share(first), store.cell_share(lone))])
+    assert [c for c in await _cells(db) if "Ensam" in c]
+    async with db.transaction() as conn:
+        await store.save_facts(conn, [first])
+        await store.add_to_cells(conn, [(store.cell_share(lone), store.cell_share(first))])
+    assert not [c for c in await _cells(db) if "Ensam" in c]
+    assert await _cells(db) == live
 
 
-async def test_year_medians_come_from_the_cache_only_while_it_is_current(db_url: str) -> None:
+async def test_year_medians_come_from_the_cache_only_while_it_is_current(db: Database) -> None:
     rng = random.Random(5)
-    db = Database(db_url)
-    await db.create_all(store.metadata)
     f = store.idea_facts.c
-    try:
-        facts = [_random_fact(rng, rng.choice(["t1", "t2"]), f"i{n}") for n in range(60)]
-        facts = [dataclasses.replace(x, year=2025) for x in facts]
-        async with db.transaction() as conn:
-            await store.save_facts(conn, facts)
-            await store.bump_years(conn, {(x.tenant, 2025) for x in facts})
+    facts = [_random_fact(rng, rng.choice(["t1", "t2"]), f"i{n}") for n in range(60)]
+    facts = [dataclasses.replace(x, year=2025) for x in facts]
+    async with db.transaction() as conn:
+        await store.save_facts(conn, facts)
+        await store.bump_years(conn, {(x.tenant, 2025) for x in facts})
 
-        async def live() -> dict[str, dict[str, float | None]]:
-            async with db.engine.connect() as conn:
-                return await store.day_medians(
-                    conn, [f.tenant.in_(["t1", "t2"]), f.year == 2025], by_tenant=True
-                )
-
-        async def served() -> dict[str, dict[str, float | None]]:
-            async with db.engine.connect() as conn:
-                return await store.year_day_medians(conn, ["t1", "t2", "t3"], 2025)
-
-        before = await live()
-        assert await served() == before  # nothing cached yet: computed from the facts
-        assert await store.refresh_year_medians(db) == 2
-        assert await store.refresh_year_medians(db) == 0  # all current
+    async def live() -> dict[str, dict[str, float | None]]:
         async with db.engine.connect() as conn:
-            cached = (await conn.execute(select(store.year_medians))).all()
-        assert {row.tenant for row in cached} == {"t1", "t2"}
-        assert await served() == before
+            return await store.day_medians(
+                conn, [f.tenant.in_(["t1", "t2"]), f.year == 2025], by_tenant=True
+            )
 
-        # New facts for t1 make its cached row out of date: t1 comes from the facts again.
-        later = [
-            dataclasses.replace(_random_fact(rng, "t1", f"j{n}"), year=2025, feedback_days=900.0)
-            for n in range(40)
-        ]
-        async with db.transaction() as conn:
-            await store.save_facts(conn, later)
-            await store.bump_years(conn, {("t1", 2025)})
-        after = await live()
-        assert after["t1"] != before["t1"] and after["t2"] == before["t2"]
-        assert await served() == after
-        assert await store.refresh_year_medians(db) == 1
-        assert await served() == after
-    finally:
-        await db.dispose()
+    async def served() -> dict[str, dict[str, float | None]]:
+        async with db.engine.connect() as conn:
+            return await store.year_day_medians(conn, ["t1", "t2", "t3"], 2025)
+
+    before = await live()
+    assert await served() == before  # nothing cached yet: computed from the facts
+    assert await store.refresh_year_medians(db) == 2
+    assert await store.refresh_year_medians(db) == 0  # all current
+    async with db.engine.connect() as conn:
+        cached = (await conn.execute(select(store.year_medians))).all()
+    assert {row.tenant for row in cached} == {"t1", "t2"}
+    assert await served() == before
+
+    # New facts for t1 make its cached row out of date: t1 comes from the facts again.
+    later = [
+        dataclasses.replace(_random_fact(rng, "t1", f"j{n}"), year=2025, feedback_days=900.0)
+        for n in range(40)
+    ]
+    async with db.transaction() as conn:
+        await store.save_facts(conn, later)
+        await store.bump_years(conn, {("t1", 2025)})
+    after = await live()
+    assert after["t1"] != before["t1"] and after["t2"] == before["t2"]
+    assert await served() == after
+    assert await store.refresh_year_medians(db) == 1
+    assert await served() == after
 
 
 async def test_a_years_version_moves_only_when_some_ideas_days_change(
-    db_url: str, org, history, builders
+    db: Database, org, history, builders
 ) -> None:
     """New ideas have no days yet: a stream of them leaves the cached medians current."""
     t = "t1"
-    db = Database(db_url)
-    await db.create_all(store.metadata)
     v = store.year_versions.c
     f = store.idea_facts.c
 
@@ -182,65 +181,57 @@ async def test_a_years_version_moves_only_when_some_ideas_days_change(
         assert figures == {name: live.get(t, {}).get(name) for name in store.DAY_COLUMNS}
         return figures
 
-    try:
-        events = history(t)
-        new = [e for e in events if f"{e.aggregate}.{e.event}" == "idea.submitted"]
-        await apply([*org(t, "Kommun"), *new])
-        assert await version() is None  # seven ideas, no day counted yet
-        assert set((await served_equals_live()).values()) == {None}
+    events = history(t)
+    new = [e for e in events if f"{e.aggregate}.{e.event}" == "idea.submitted"]
+    await apply([*org(t, "Kommun"), *new])
+    assert await version() is None  # seven ideas, no day counted yet
+    assert set((await served_equals_live()).values()) == {None}
 
-        await apply([e for e in events if e not in new])
-        first = await version()
-        assert first is not None
-        assert (await served_equals_live())["feedback_days"] is not None
-        assert await store.refresh_year_medians(db) == 1  # 2025; 2024's one idea has no days
+    await apply([e for e in events if e not in new])
+    first = await version()
+    assert first is not None
+    assert (await served_equals_live())["feedback_days"] is not None
+    assert await store.refresh_year_medians(db) == 1  # 2025; 2024's one idea has no days
 
-        unit, admin = f"{t}-u", f"{t}-a"
-        more = [
-            builders["submitted"](t, f"n{n}", "2025-06-01", unit, admin, "staff_portal", "Miljö")
-            for n in range(5)
-        ]
-        await apply(more)
-        assert await version() == first
-        assert await store.refresh_year_medians(db) == 0  # the cache is still current
-        before = await served_equals_live()
+    unit, admin = f"{t}-u", f"{t}-a"
+    more = [
+        builders["submitted"](t, f"n{n}", "2025-06-01", unit, admin, "staff_portal", "Miljö")
+        for n in range(5)
+    ]
+    await apply(more)
+    assert await version() == first
+    assert await store.refresh_year_medians(db) == 0  # the cache is still current
+    before = await served_equals_live()
 
-        await apply([builders["screened"](t, "n0", "2025-06-03", admin, "rejected", "Nej")])
-        assert await version() == first + 1
-        assert await served_equals_live() != before
-    finally:
-        await db.dispose()
+    await apply([builders["screened"](t, "n0", "2025-06-03", admin, "rejected", "Nej")])
+    assert await version() == first + 1
+    assert await served_equals_live() != before
 
 
-async def test_summed_cells_give_totals_and_each_breakdown_in_order(db_url: str) -> None:
+async def test_summed_cells_give_totals_and_each_breakdown_in_order(db: Database) -> None:
     rng = random.Random(3)
-    db = Database(db_url)
-    await db.create_all(store.metadata)
-    try:
-        facts = [
-            dataclasses.replace(_random_fact(rng, "t1", f"i{n}"), year=2025, month=month)
-            for n, month in enumerate([11, 2, 10, 2, 11, 1] * 5)
-        ]
-        facts = [x for x in facts if store.cell_share(x) is not None]
-        async with db.transaction() as conn:
-            await store.add_to_cells(conn, ((None, store.cell_share(x)) for x in facts))
-        c = store.kpi_cells.c
-        async with db.engine.connect() as conn:
-            totals, by = await store.summed_cells(
-                conn, [c.tenant == "t1", c.year == 2025], ["submitted", "implemented"]
-            )
-        assert totals == {
-            "submitted": len(facts),
-            "implemented": sum(x.implemented_at is not None for x in facts),
-        }
-        months = sorted({x.month for x in facts})
-        assert [row["month"] for row in by["month"]] == months  # as numbers: 1, 2, 10, 11
-        assert [row["submitted"] for row in by["month"]] == [
-            sum(x.month == m for x in facts) for m in months
-        ]
-        for dim in ("administration_id", "channel", "category"):
-            values = sorted({getattr(x, dim) or "" for x in facts})
-            assert [row[dim] for row in by[dim]] == values
-            assert sum(row["submitted"] for row in by[dim]) == len(facts)
-    finally:
-        await db.dispose()
+    facts = [
+        dataclasses.replace(_random_fact(rng, "t1", f"i{n}"), year=2025, month=month)
+        for n, month in enumerate([11, 2, 10, 2, 11, 1] * 5)
+    ]
+    facts = [x for x in facts if store.cell_share(x) is not None]
+    async with db.transaction() as conn:
+        await store.add_to_cells(conn, ((None, store.cell_share(x)) for x in facts))
+    c = store.kpi_cells.c
+    async with db.engine.connect() as conn:
+        totals, by = await store.summed_cells(
+            conn, [c.tenant == "t1", c.year == 2025], ["submitted", "implemented"]
+        )
+    assert totals == {
+        "submitted": len(facts),
+        "implemented": sum(x.implemented_at is not None for x in facts),
+    }
+    months = sorted({x.month for x in facts})
+    assert [row["month"] for row in by["month"]] == months  # as numbers: 1, 2, 10, 11
+    assert [row["submitted"] for row in by["month"]] == [
+        sum(x.month == m for x in facts) for m in months
+    ]
+    for dim in ("administration_id", "channel", "category"):
+        values = sorted({getattr(x, dim) or "" for x in facts})
+        assert [row[dim] for row in by[dim]] == values
+        assert sum(row["submitted"] for row in by[dim]) == len(facts)
