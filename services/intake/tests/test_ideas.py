@@ -510,6 +510,54 @@ async def test_word_counts_stop_at_the_rarity_cap(org, settings) -> None:
         await db.dispose()
 
 
+async def test_word_counts_read_the_index_whatever_the_statistics_say(org, settings) -> None:
+    """A tenant whose few words each fill many postings, with fresh statistics: counting a
+    word still reads its postings through the index (PostgreSQL's planner otherwise expects
+    every word to reach the cap soon and scans the whole table for each rare one)."""
+    import json
+
+    from ideabank_infra.db import Database
+    from ideabank_intake import handlers
+    from ideabank_intake.store import idea_tokens
+    from sqlalchemy import text
+
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                idea_tokens.insert(),
+                [
+                    {"tenant": org.tenant, "token": word, "idea_id": f"i{n}"}
+                    for word in ("vanlig", "också", "alltid")
+                    for n in range(3000)
+                ],
+            )
+        postgres = db.dialect == "postgresql"
+        statement = handlers._COUNT_POSTINGS[postgres]
+        words = ["sällsynt", "vanlig"]
+        params = {
+            "tenant": org.tenant,
+            "words": words if postgres else json.dumps(words),
+            "cap": handlers.DUPLICATE_MAX_POSTINGS + 1,
+        }
+        async with db.engine.connect() as conn:
+            if postgres:
+                await conn.exec_driver_sql("ANALYZE idea_tokens")
+                explain = text("EXPLAIN " + statement.text)
+            else:
+                await conn.exec_driver_sql("ANALYZE")
+                explain = text("EXPLAIN QUERY PLAN " + statement.text)
+            plan = " ".join(str(row[-1]) for row in await conn.execute(explain, params))
+            counted = await handlers.count_postings(conn, org.tenant, words)
+        assert counted == {"sällsynt": 0, "vanlig": handlers.DUPLICATE_MAX_POSTINGS + 1}
+        if postgres:
+            assert "Seq Scan" not in plan and "idea_tokens_pkey" in plan, plan
+        else:
+            assert "INDEX" in plan and "SCAN t " not in plan + " ", plan
+    finally:
+        await db.dispose()
+
+
 async def test_the_fast_path_answers_as_the_route_does(org) -> None:
     """``POST /v1/ideas`` in its plain case is answered ahead of FastAPI's router. The route
     answers the same request alike (reached here through a ``+json`` content type, which

@@ -591,9 +591,14 @@ async def count_postings(
     return counted
 
 
+# The ORDER BY is the primary key's own order, free on its index. Without it, PostgreSQL,
+# once it has statistics of a tenant whose few words each fill many postings, expects any
+# word to reach the cap soon and scans the table for it: for a rare word (most of them)
+# that is the whole table, 88 ms for 40 words among 45,000 postings instead of 0.3 ms.
 _COUNTED = (
     "SELECT w.value AS token, (SELECT count(*) FROM (SELECT 1 FROM idea_tokens AS t"
-    " WHERE t.tenant = :tenant AND t.token = w.value LIMIT :cap) AS p) AS n FROM "
+    " WHERE t.tenant = :tenant AND t.token = w.value ORDER BY t.idea_id LIMIT :cap) AS p)"
+    " AS n FROM "
 )
 #: The statement of :func:`count_postings`, by "is PostgreSQL".
 _COUNT_POSTINGS = {
