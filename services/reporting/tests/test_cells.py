@@ -217,11 +217,31 @@ async def test_summed_cells_give_totals_and_each_breakdown_in_order(db: Database
     facts = [x for x in facts if store.cell_share(x) is not None]
     async with db.transaction() as conn:
         await store.add_to_cells(conn, ((None, store.cell_share(x)) for x in facts))
-    c = store.kpi_cells.c
     async with db.engine.connect() as conn:
         totals, by = await store.summed_cells(
-            conn, [c.tenant == "t1", c.year == 2025], ["submitted", "implemented"]
+            conn, ["submitted", "implemented"], tenant="t1", year=2025
         )
+        # The statement is built once per set of filters; each call binds its own values.
+        for x in facts[:3]:
+            units = {x.org_unit_id, "elsewhere"}
+            scoped, _ = await store.summed_cells(
+                conn,
+                ["submitted"],
+                tenant="t1",
+                year=2025,
+                org_units_in=units,
+                channel=x.channel,
+                category=x.category,
+            )
+            assert scoped == {
+                "submitted": sum(
+                    (y.org_unit_id, y.channel, y.category)
+                    in {(u, x.channel, x.category) for u in units}
+                    for y in facts
+                )
+            }
+        other_year, _ = await store.summed_cells(conn, ["submitted"], tenant="t1", year=2024)
+        assert other_year == {"submitted": 0}
     assert totals == {
         "submitted": len(facts),
         "implemented": sum(x.implemented_at is not None for x in facts),

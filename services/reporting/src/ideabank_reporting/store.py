@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     delete,
     func,
@@ -537,12 +538,55 @@ BREAKDOWNS = ("month", "administration_id", "channel", "category")
 
 
 async def summed_cells(
-    conn: AsyncConnection, conditions: Sequence[Any], measures: Sequence[str]
+    conn: AsyncConnection,
+    measures: Sequence[str],
+    *,
+    tenant: str,
+    year: int,
+    org_units_in: set[str] | None = None,
+    channel: str | None = None,
+    category: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """The measures summed over the cells matching ``conditions``, and summed per value of
-    each of ``BREAKDOWNS`` (in the value's order): one statement, one round trip to the
-    database instead of one for the totals and one for each breakdown."""
+    """The measures summed over a tenant-year's cells (those of ``org_units_in``, ``channel``
+    and ``category`` when given), and summed per value of each of ``BREAKDOWNS`` (in the
+    value's order): one statement, one round trip to the database instead of one for the
+    totals and one for each breakdown."""
+    stmt = _summed_cells_statement(
+        tuple(measures), org_units_in is not None, channel is not None, category is not None
+    )
+    params: dict[str, Any] = {"tenant": tenant, "year": year}
+    if org_units_in is not None:
+        params["org_units"] = sorted(org_units_in)
+    if channel is not None:
+        params["channel"] = channel
+    if category is not None:
+        params["category"] = category
+    totals: dict[str, Any] = {}
+    by: dict[str, list[dict[str, Any]]] = {dim: [] for dim in BREAKDOWNS}
+    for row in (await conn.execute(stmt, params)).mappings():
+        sums = {name: row[name] for name in measures}
+        if row["dim"] == 0:
+            totals = sums
+        else:
+            dim = BREAKDOWNS[row["dim"] - 1]
+            by[dim].append({dim: row["month"] if dim == "month" else row["value"], **sums})
+    return totals, by
+
+
+@functools.cache
+def _summed_cells_statement(
+    measures: tuple[str, ...], org_units: bool, channel: bool, category: bool
+) -> Any:
+    """The statement of :func:`summed_cells` for one set of measures and of filters, built
+    once: building its five SELECTs of a dozen sums each took half of a KPI read."""
     c = kpi_cells.c
+    conditions = [c.tenant == bindparam("tenant"), c.year == bindparam("year")]
+    if org_units:
+        conditions.append(c.org_unit_id.in_(bindparam("org_units", expanding=True)))
+    if channel:
+        conditions.append(c.channel == bindparam("channel"))
+    if category:
+        conditions.append(c.category == bindparam("category"))
     branches = [
         select(literal_column("0").label("dim"), null().label("month"), null().label("value"))
         .add_columns(*summed(*measures))
@@ -556,17 +600,7 @@ async def summed_cells(
             .where(*conditions)
             .group_by(c[dim])
         )
-    rows = (await conn.execute(union_all(*branches).order_by(text("1, 2, 3")))).mappings()
-    totals: dict[str, Any] = {}
-    by: dict[str, list[dict[str, Any]]] = {dim: [] for dim in BREAKDOWNS}
-    for row in rows:
-        sums = {name: row[name] for name in measures}
-        if row["dim"] == 0:
-            totals = sums
-        else:
-            dim = BREAKDOWNS[row["dim"] - 1]
-            by[dim].append({dim: row["month"] if dim == "month" else row["value"], **sums})
-    return totals, by
+    return union_all(*branches).order_by(text("1, 2, 3"))
 
 
 #: Lead-time stage name → its column of days in ``idea_facts``.
