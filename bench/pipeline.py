@@ -24,7 +24,9 @@ publishes to JetStream: the raw ceiling of "HTTP in, event out" on this machine.
    keeps its own open; it shares the two cores with what it measures and prints what it
    offered.
 
-Every phase is bounded by time and count; the benchmark prints what it got and never fails.
+On PostgreSQL the databases are analyzed between the closed-loop load and the latency phases,
+as autovacuum would soon do (see ``analyze``). Every phase is bounded by time and count; the
+benchmark prints what it got and never fails.
 """
 
 from __future__ import annotations
