@@ -517,7 +517,8 @@ def cell_filters(
     category: str | None = None,
     table: Table = kpi_cells,
 ) -> list[Any]:
-    """WHERE conditions shared by the cell and fact queries of one KPI request."""
+    """WHERE conditions of a KPI request on ``table`` (the cells' sums bind the same ones in
+    :func:`summed_cells`)."""
     out: list[Any] = [table.c.tenant == tenant, table.c.year == year]
     if org_units_in is not None:
         out.append(table.c.org_unit_id.in_(sorted(org_units_in)))
