@@ -1,11 +1,14 @@
 """The pipeline end to end: ideas submitted over HTTP until they are visible in the KPIs.
 
     .venv/bin/python -m bench.pipeline [--seconds 5] [--connections 50,200] [--max-ideas 20000]
-        [--postgres]
+        [--postgres] [--services all|pipeline]
 
-Starts a nats-server, intake and reporting (uvicorn subprocesses on loopback, one worker
-each, httptools, no access log, SQLite each or ``--postgres``) and a plain FastAPI app whose POST only
-publishes to JetStream: the raw ceiling of "HTTP in, event out" on this machine. Then:
+Starts a nats-server, the whole platform (uvicorn subprocesses on loopback, one worker each,
+httptools, no access log, SQLite each or ``--postgres``): intake and reporting, which the
+measured path goes through, and evaluation, decision and notification, which consume every
+submission too, and the portal; ``--services pipeline`` starts intake and reporting only.
+Beside them, a plain FastAPI app whose POST only publishes to JetStream (a stream no service
+reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
 
 1. ceiling: that plain POST under closed-loop load (``wrk`` if installed, else an httpx
    load generator) for ``--seconds``, at each number of ``--connections``;
@@ -426,53 +429,68 @@ async def run(args: argparse.Namespace) -> None:
     issuer = LocalIssuer(tmp / "issuer")
     tenant = f"p{uuid.uuid4().hex[:6]}"
     unit = f"{tenant}-u"
-    ports = {"intake": free_port(), "reporting": free_port(), "ceiling": free_port()}
+    # The services the pipeline goes through, and (by default) the rest of the platform:
+    # evaluation, decision and notification consume every submission too.
+    names = ["intake", "reporting"]
+    if args.services == "all":
+        names += ["evaluation", "decision", "notification"]
+    ports = {name: free_port() for name in [*names, "portal", "ceiling"]}
     common = {
         "IDEABANK_NATS_URL": nats.url,
         "IDEABANK_JWKS_URL": issuer.jwks_url,
         "IDEABANK_LOG_LEVEL": "WARNING",
         "IDEABANK_LOG_JSON": "false",
     }
-    databases: dict[str, dict[str, str]] = {"intake": {}, "reporting": {}}
+    databases: dict[str, dict[str, str]] = {name: {} for name in names}
     pg = None
     urls: dict[str, str] = {}
     if args.postgres:
         # Stopped, and its data removed, at the end (finally below).
-        pg, urls = await postgres_databases(tmp, list(databases))
+        pg, urls = await postgres_databases(tmp, names)
         for name, url in urls.items():
             databases[name] = {"IDEABANK_DATABASE_URL": url}
     procs = [
         start_server(
-            "ideabank_intake.bootstrap:create_app",
-            ports["intake"],
+            f"ideabank_{name}.bootstrap:create_app",
+            ports[name],
             {
                 **common,
-                **databases["intake"],
-                "IDEABANK_DATA_DIR": str(tmp / "intake"),
-                "IDEABANK_PORT": str(ports["intake"]),
+                **databases[name],
+                "IDEABANK_DATA_DIR": str(tmp / name),
+                "IDEABANK_PORT": str(ports[name]),
             },
-            tmp / "intake.log",
-            workers=args.intake_workers,
-        ),
-        start_server(
-            "ideabank_reporting.bootstrap:create_app",
-            ports["reporting"],
-            {
-                **common,
-                **databases["reporting"],
-                "IDEABANK_DATA_DIR": str(tmp / "reporting"),
-                "IDEABANK_PORT": str(ports["reporting"]),
-            },
-            tmp / "reporting.log",
-        ),
-        start_server("bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log"),
+            tmp / f"{name}.log",
+            workers=args.intake_workers if name == "intake" else 1,
+        )
+        for name in names
     ]
+    ready = [f"http://127.0.0.1:{ports[name]}/readyz" for name in names]
+    if args.services == "all":
+        procs.append(
+            start_server(
+                "ideabank_portal.bootstrap:create_app",
+                ports["portal"],
+                {
+                    **common,
+                    **{f"IDEABANK_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}" for n in names},
+                    "IDEABANK_ISSUER_DIR": str(tmp / "issuer"),
+                    "IDEABANK_DATA_DIR": str(tmp / "portal"),
+                    "IDEABANK_PORT": str(ports["portal"]),
+                },
+                tmp / "portal.log",
+            )
+        )
+        ready.append(f"http://127.0.0.1:{ports['portal']}/readyz")
+    procs.append(
+        start_server("bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log")
+    )
+    ready.append(f"http://127.0.0.1:{ports['ceiling']}/openapi.json")
     intake = f"http://127.0.0.1:{ports['intake']}"
     reporting = f"http://127.0.0.1:{ports['reporting']}"
     ceiling = f"http://127.0.0.1:{ports['ceiling']}"
     try:
-        for url in (intake, reporting, ceiling):
-            if not await wait_ready(url + "/openapi.json"):
+        for url in ready:
+            if not await wait_ready(url):
                 for log in sorted(tmp.glob("*.log")):
                     print(f"--- {log.name}\n{log.read_text()[-1500:]}")
                 print(f"{url} did not start")
@@ -551,7 +569,12 @@ async def run(args: argparse.Namespace) -> None:
         load = "wrk" if shutil.which("wrk") else "httpx"
         print(
             f"\npipeline: intake ({args.intake_workers} uvicorn worker(s)) → NATS → reporting, "
-            f"{'PostgreSQL' if args.postgres else 'SQLite'}, closed loop by {load}"
+            f"{'PostgreSQL' if args.postgres else 'SQLite'}, closed loop by {load}; "
+            + (
+                "evaluation, decision and notification consuming too, portal up"
+                if args.services == "all"
+                else "no other service running"
+            )
         )
         columns = "".join(f"{f'-c{n}':>9}" for n in args.connections)
         print(f"  {'connections':<44}{columns}   best")
@@ -621,6 +644,13 @@ def main() -> None:
         help="uvicorn workers of intake (more than one wants --postgres)",
     )
     parser.add_argument("--latency-ideas", type=int, default=1500, help="cap of the latency phase")
+    parser.add_argument(
+        "--services",
+        choices=["all", "pipeline"],
+        default="all",
+        help="all: the whole platform runs (evaluation, decision and notification consume "
+        "every submission too, and the portal is up); pipeline: intake and reporting only",
+    )
     parser.add_argument("--generate", help=argparse.SUPPRESS)  # the open-loop generator's process
     args = parser.parse_args()
     if args.generate:
