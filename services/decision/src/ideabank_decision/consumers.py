@@ -31,7 +31,7 @@ from ideabank_contracts.events import (
 )
 from ideabank_infra.app import Runtime
 from ideabank_infra.consumer import Handler, Subscription, subjects_for
-from ideabank_infra.db import Database
+from ideabank_infra.db import Database, insert_rows
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,6 +67,38 @@ EVENTS = (
 )
 
 
+#: What an idea.submitted event sets on an idea, whether or not the idea is known yet.
+_SUBMITTED_DETAILS = (
+    "title",
+    "summary",
+    "category",
+    "channel",
+    "org_unit_id",
+    "administration_id",
+    "idea_giver_id",
+    "co_author_ids",
+)
+
+
+def _submitted_row(event: CloudEvent) -> dict[str, Any]:
+    """The idea row an idea.submitted event makes (its status if the idea is new)."""
+    d: IdeaSubmitted = _data(event, IdeaSubmitted)
+    return {
+        "tenant": event.tenant,
+        "id": d.idea_id,
+        "status": lc.SUBMITTED,
+        "escalated": False,
+        "title": d.title,
+        "summary": d.description,
+        "category": d.category,
+        "channel": d.channel.value,
+        "org_unit_id": d.org_unit_id,
+        "administration_id": d.administration_id,
+        "idea_giver_id": d.actor_id,
+        "co_author_ids": list(d.co_author_ids),
+    }
+
+
 def _data(event: CloudEvent, model: Any) -> Any:
     data = parse_data(event)
     assert isinstance(data, model)
@@ -78,6 +110,16 @@ class Projections:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Every submission of a busy platform comes through here: the statement is made
+        # once, so that each event only binds its values. An idea already known (a later
+        # event that got here first, or the same submission twice) gets the submission's
+        # details but keeps its status.
+        stmt = db.insert(ideas)
+        self._submitted = stmt.on_conflict_do_update(
+            index_elements=["tenant", "id"],
+            set_={name: stmt.excluded[name] for name in _SUBMITTED_DETAILS},
+        )
+        self._handlers = self.handlers()
 
     async def _ensure_idea(
         self, conn: AsyncConnection, tenant: str, idea_id: str, status: str, **values: Any
@@ -90,23 +132,7 @@ class Projections:
 
     async def idea_submitted(self, conn: AsyncConnection, event: CloudEvent) -> None:
         """A new idea: remember who gave it, where it belongs and its title."""
-        d: IdeaSubmitted = _data(event, IdeaSubmitted)
-        values = {
-            "title": d.title,
-            "summary": d.description,
-            "category": d.category,
-            "channel": d.channel.value,
-            "org_unit_id": d.org_unit_id,
-            "administration_id": d.administration_id,
-            "idea_giver_id": d.actor_id,
-            "co_author_ids": list(d.co_author_ids),
-        }
-        await self._ensure_idea(conn, event.tenant, d.idea_id, lc.SUBMITTED)
-        await conn.execute(
-            update(ideas)
-            .where(ideas.c.tenant == event.tenant, ideas.c.id == d.idea_id)
-            .values(**values)
-        )
+        await insert_rows(conn, self._submitted, [_submitted_row(event)])
 
     async def idea_revised(self, conn: AsyncConnection, event: CloudEvent) -> None:
         """The idea giver's edit: title, text and org unit may have changed."""
@@ -293,6 +319,31 @@ class Projections:
             "tenant.registered": self.tenant_registered,
         }
 
+    async def apply(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
+        """A fetched batch of new events, in stream order, each as its handler applies it.
+
+        Under load nearly every event is an idea.submitted, and a statement per idea would
+        be most of this consumer's work: a run of consecutive submissions goes to the
+        database as one statement of many rows. Any other event first writes the run before
+        it, so every idea still sees its events in stream order.
+        """
+        handlers = self._handlers
+        submitted: list[dict[str, Any]] = []
+        for event in events:
+            key = f"{event.aggregate}.{event.event}"
+            if key == "idea.submitted":
+                submitted.append(_submitted_row(event))
+                continue
+            handler = handlers.get(key)
+            if handler is None:
+                continue
+            if submitted:
+                await insert_rows(conn, self._submitted, submitted)
+                submitted = []
+            await handler(conn, event)
+        if submitted:
+            await insert_rows(conn, self._submitted, submitted)
+
 
 def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
     """Decision's durable consumers: one, so that each idea's events apply in stream order.
@@ -306,5 +357,6 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
             name="decision",
             subjects=subjects_for("*", EVENTS),
             handlers=projections.handlers(),
+            batch_handler=projections.apply,
         )
     ]
