@@ -24,13 +24,14 @@ from ideabank_evaluation.domain import lifecycle
 from ideabank_evaluation.store import (
     ambassadors,
     decision_bases,
-    get_idea,
+    idea_status,
     ideas,
-    insert_new,
+    insert_new_ideas,
     org_units,
     people,
     screenings,
     tenants,
+    update_idea,
     upsert,
 )
 
@@ -55,52 +56,55 @@ def _data(event: CloudEvent, model: type[D]) -> D:
 async def on_idea_submitted(conn: AsyncConnection, event: CloudEvent) -> None:
     """A new idea: remember what screening needs (title, org unit, idea giver)."""
     data = _data(event, idea_ev.IdeaSubmitted)
-    await insert_new(
+    await insert_new_ideas(
         conn,
-        ideas,
-        {
-            "tenant": event.tenant,
-            "id": data.idea_id,
-            "title": data.title,
-            "org_unit_id": data.org_unit_id,
-            "administration_id": data.administration_id,
-            "idea_giver_id": data.actor_id,
-            "status": "submitted",
-            "ambassador_id": None,
-            "submitted_at": data.submitted_at,
-            "in_screening_since": None,
-            "revisit_date": None,
-            "updated_at": _now(),
-        },
-        ["tenant", "id"],
+        [
+            {
+                "tenant": event.tenant,
+                "id": data.idea_id,
+                "title": data.title,
+                "org_unit_id": data.org_unit_id,
+                "administration_id": data.administration_id,
+                "idea_giver_id": data.actor_id,
+                "status": "submitted",
+                "ambassador_id": None,
+                "submitted_at": data.submitted_at,
+                "in_screening_since": None,
+                "revisit_date": None,
+                "updated_at": _now(),
+            }
+        ],
     )
 
 
 async def on_idea_assigned(conn: AsyncConnection, event: CloudEvent) -> None:
     """The idea has an ambassador: a waiting idea enters the screening queue."""
     data = _data(event, idea_ev.IdeaAssigned)
-    row = await get_idea(conn, tenant=event.tenant, idea_id=data.idea_id)
-    if row is None:
-        raise IdeaNotYetKnown(data.idea_id)
-    status = lifecycle.after_assigned(row.status)
+    t, idea_id = event.tenant, data.idea_id
+    current = await idea_status(conn, tenant=t, idea_id=idea_id)
+    if current is None:
+        raise IdeaNotYetKnown(idea_id)
+    status = lifecycle.after_assigned(current)
     values: dict[str, object] = {"ambassador_id": data.ambassador_id, "updated_at": _now()}
-    if status != row.status:
+    if status != current:
         values.update(status=status, in_screening_since=data.assigned_at)
-    await conn.execute(_idea_update(event.tenant, data.idea_id).values(**values))
+    await update_idea(conn, tenant=t, idea_id=idea_id, **values)
 
 
 async def on_idea_revised(conn: AsyncConnection, event: CloudEvent) -> None:
     """The idea giver edited the idea before screening."""
     data = _data(event, idea_ev.IdeaRevised)
-    if await get_idea(conn, tenant=event.tenant, idea_id=data.idea_id) is None:
-        raise IdeaNotYetKnown(data.idea_id)
-    await conn.execute(
-        _idea_update(event.tenant, data.idea_id).values(
-            title=data.title,
-            org_unit_id=data.org_unit_id,
-            administration_id=data.administration_id,
-            updated_at=_now(),
-        )
+    t, idea_id = event.tenant, data.idea_id
+    if await idea_status(conn, tenant=t, idea_id=idea_id) is None:
+        raise IdeaNotYetKnown(idea_id)
+    await update_idea(
+        conn,
+        tenant=t,
+        idea_id=idea_id,
+        title=data.title,
+        org_unit_id=data.org_unit_id,
+        administration_id=data.administration_id,
+        updated_at=_now(),
     )
 
 
@@ -117,12 +121,12 @@ async def on_idea_merged(conn: AsyncConnection, event: CloudEvent) -> None:
 
 
 async def _end(conn: AsyncConnection, tenant: str, idea_id: str, status: str) -> None:
-    row = await get_idea(conn, tenant=tenant, idea_id=idea_id)
-    if row is None:
+    current = await idea_status(conn, tenant=tenant, idea_id=idea_id)
+    if current is None:
         raise IdeaNotYetKnown(idea_id)
-    new = lifecycle.after_withdrawn_or_merged(row.status, status)
-    await conn.execute(
-        _idea_update(tenant, idea_id).values(status=new, revisit_date=None, updated_at=_now())
+    new = lifecycle.after_withdrawn_or_merged(current, status)
+    await update_idea(
+        conn, tenant=tenant, idea_id=idea_id, status=new, revisit_date=None, updated_at=_now()
     )
 
 

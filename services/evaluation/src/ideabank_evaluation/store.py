@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from ideabank_infra.db import insert_rows
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     select,
     tuple_,
     update,
@@ -135,11 +137,43 @@ decision_bases = Table(
 )
 
 
+#: The INSERT of a submitted idea that leaves an idea already known as it is, made once per
+#: dialect: every submission on the platform comes through here, and building and caching
+#: the statement anew for each one cost several times more than running it.
+_NEW_IDEA = {
+    "sqlite": sqlite.insert(ideas).on_conflict_do_nothing(index_elements=["tenant", "id"]),
+    "postgresql": postgresql.insert(ideas).on_conflict_do_nothing(index_elements=["tenant", "id"]),
+}
+
+
+async def insert_new_ideas(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ideas not known yet; an idea already known keeps its row as it is."""
+    await insert_rows(conn, _NEW_IDEA[conn.dialect.name], rows)
+
+
+#: One idea by its key, its status alone, and an UPDATE of one idea whose SET clause is the
+#: parameters given besides the key: made once, since the consumer looks up and updates an
+#: idea for nearly every event, and building each statement anew cost more than running it.
+_BY_KEY = and_(ideas.c.tenant == bindparam("key_tenant"), ideas.c.id == bindparam("key_id"))
+_IDEA = select(ideas).where(_BY_KEY)
+_IDEA_STATUS = select(ideas.c.status).where(_BY_KEY)
+_IDEA_UPDATE = update(ideas).where(_BY_KEY)
+
+
 async def get_idea(conn: AsyncConnection, *, tenant: str, idea_id: str) -> Any | None:
     """One idea of the tenant, or None."""
-    return (
-        await conn.execute(select(ideas).where(ideas.c.tenant == tenant, ideas.c.id == idea_id))
-    ).first()
+    return (await conn.execute(_IDEA, {"key_tenant": tenant, "key_id": idea_id})).first()
+
+
+async def idea_status(conn: AsyncConnection, *, tenant: str, idea_id: str) -> str | None:
+    """The status of one idea of the tenant, or None when the idea is not known."""
+    params = {"key_tenant": tenant, "key_id": idea_id}
+    return (await conn.execute(_IDEA_STATUS, params)).scalar_one_or_none()
+
+
+async def update_idea(conn: AsyncConnection, *, tenant: str, idea_id: str, **values: Any) -> None:
+    """Set ``values`` (column names) on one idea of the tenant."""
+    await conn.execute(_IDEA_UPDATE, {"key_tenant": tenant, "key_id": idea_id, **values})
 
 
 async def get_person(conn: AsyncConnection, *, tenant: str, person_id: str) -> Any | None:
