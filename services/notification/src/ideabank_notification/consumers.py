@@ -70,4 +70,39 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
         # Everything else (trials, indicators, announcements, …) only goes to webhooks.
         "*": handle(None),
     }
-    return [Subscription(name="notification", subjects=["ideas.v1.*.>"], handlers=handlers)]
+
+    async def apply(conn: AsyncConnection, events: list[CloudEvent]) -> None:
+        """A fetched batch of new events in stream order, each applied as its handler would.
+
+        Submissions are nearly all of a busy platform's events: a run of consecutive ones
+        is applied together (see ``apply_submissions``). Any other event first applies the
+        run before it, so each idea and person still sees its events in stream order.
+        """
+        run: list[CloudEvent] = []
+        for event in events:
+            key = f"{event.aggregate}.{event.event}"
+            if key == h.SUBMITTED:
+                run.append(event)
+                continue
+            if run:
+                await _apply_submissions(conn, ctx, run)
+                run = []
+            await (handlers.get(key) or handlers["*"])(conn, event)
+        if run:
+            await _apply_submissions(conn, ctx, run)
+
+    return [
+        Subscription(
+            name="notification",
+            subjects=["ideas.v1.*.>"],
+            handlers=handlers,
+            batch_handler=apply,
+        )
+    ]
+
+
+async def _apply_submissions(
+    conn: AsyncConnection, ctx: h.Context, events: list[CloudEvent]
+) -> None:
+    await h.apply_submissions(conn, ctx, events=events)
+    await h.queue_webhooks_of(conn, ctx, events=events)

@@ -11,15 +11,17 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from ideabank_contracts import CloudEvent, new_event, new_id
 from ideabank_contracts.events import IdeaAnnounced
 from ideabank_infra.clock import Clock
-from ideabank_infra.db import Database
+from ideabank_infra.db import Database, dialect_insert, insert_rows
 from ideabank_infra.outbox import enqueue
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from ideabank_notification import store
 from ideabank_notification.domain import webhooks as wh
@@ -46,6 +48,8 @@ from ideabank_notification.store import (
 )
 
 SOURCE = "/ideabank/notification"
+#: The event a busy platform is mostly made of; the consumer applies runs of it together.
+SUBMITTED = "idea.submitted"
 
 
 @dataclass
@@ -130,6 +134,18 @@ def plan_delivery(
     return message, outgoing
 
 
+@dataclass(frozen=True)
+class Notification:
+    """One message template for some people of a tenant, deduplicated by ``dedup``."""
+
+    tenant: str
+    person_ids: Sequence[str]
+    template: str
+    params: Mapping[str, Any]
+    dedup: str
+    idea_id: str | None = None
+
+
 async def notify(
     conn: AsyncConnection,
     ctx: Context,
@@ -142,34 +158,66 @@ async def notify(
     idea_id: str | None = None,
 ) -> int:
     """Write the message ``template`` for each person in their language and preferences."""
-    recips = await store.recipients(conn, tenant, person_ids)
-    if not recips:
+    return await notify_all(
+        conn, ctx, [Notification(tenant, list(person_ids), template, params, dedup, idea_id)]
+    )
+
+
+async def notify_all(
+    conn: AsyncConnection, ctx: Context, notifications: Sequence[Notification]
+) -> int:
+    """Write every notification as :func:`notify` would, in order, with one recipient query
+    per tenant and one INSERT per table for all of them; the number of messages planned."""
+    wanted: dict[str, set[str]] = {}
+    for n in notifications:
+        wanted.setdefault(n.tenant, set()).update(n.person_ids)
+    known: dict[tuple[str, str], Any] = {}
+    fallback: dict[str, str | None] = {}
+    for tenant, ids in wanted.items():
+        found = await store.recipients(conn, tenant, ids)
+        if found:
+            known.update(((tenant, r.id), r) for r in found)
+            fallback[tenant] = await store.tenant_language(conn, tenant)
+    if not known:
         return 0
-    fallback = await store.tenant_language(conn, tenant)
     now = ctx.clock.now()
     inbox_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []
-    for r in recips:
-        rendered = render(template, language_or_default(r.language, fallback), params)
-        message, outgoing = plan_delivery(
-            ctx,
-            tenant=tenant,
-            recipient=r,
-            rendered=rendered,
-            kind=template,
-            dedup=dedup,
-            idea_id=idea_id,
-            now=now,
-        )
-        if message is not None:
-            inbox_rows.append(message)
-        delivery_rows.extend(outgoing)
+    planned = 0
+    for n in notifications:
+        for person_id in sorted(set(n.person_ids)):
+            r = known.get((n.tenant, person_id))
+            if r is None:
+                continue
+            language = language_or_default(r.language, fallback[n.tenant])
+            message, outgoing = plan_delivery(
+                ctx,
+                tenant=n.tenant,
+                recipient=r,
+                rendered=render(n.template, language, n.params),
+                kind=n.template,
+                dedup=n.dedup,
+                idea_id=n.idea_id,
+                now=now,
+            )
+            if message is not None:
+                inbox_rows.append(message)
+            delivery_rows.extend(outgoing)
+            planned += 1
     # insert-or-ignore on the dedup keys: a redelivered event writes and sends nothing twice.
-    if inbox_rows:
-        await conn.execute(ctx.db.insert_ignore(messages, ["dedup_key", "person_id"]), inbox_rows)
-    if delivery_rows:
-        await conn.execute(ctx.db.insert_ignore(deliveries, ["dedup_key"]), delivery_rows)
-    return len(recips)
+    dialect = conn.dialect.name
+    await insert_rows(
+        conn, _insert_ignore(dialect, messages, ("dedup_key", "person_id")), inbox_rows
+    )
+    await insert_rows(conn, _insert_ignore(dialect, deliveries, ("dedup_key",)), delivery_rows)
+    return planned
+
+
+@cache
+def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    """INSERT … ON CONFLICT (keys) DO NOTHING, made once: ``insert_rows`` keeps a statement's
+    compiled form by its identity, so each row of a hot path only binds its values."""
+    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 # --------------------------------------------------------------------------- projections
@@ -266,24 +314,6 @@ async def _follow(
 async def _project_idea(conn: AsyncConnection, ctx: Context, key: str, event: CloudEvent) -> None:
     """Apply an idea event to the idea projection and its followers."""
     d, t, idea_id = event.data, event.tenant, event.data["idea_id"]
-    if key == "idea.submitted":
-        await conn.execute(
-            ctx.db.insert_ignore(ideas, ["tenant", "id"]).values(
-                tenant=t,
-                id=idea_id,
-                giver_id=d.get("actor_id"),
-                title=d["title"],
-                org_unit_id=d["org_unit_id"],
-                administration_id=d["administration_id"],
-                status="submitted",
-                status_since=event.time,
-            )
-        )
-        fol = {c: "co_author" for c in d.get("co_author_ids", ())}
-        if d.get("actor_id"):
-            fol[d["actor_id"]] = "giver"
-        await _follow(conn, ctx, t, idea_id, fol)
-        return
     if key == "idea.adopted":
         origin = await store.get_idea(conn, d["origin_tenant"], d["origin_idea_id"])
         await conn.execute(
@@ -389,6 +419,9 @@ async def deciders(conn: AsyncConnection, tenant: str, idea: Any) -> list[str]:
 async def apply_idea_event(conn: AsyncConnection, ctx: Context, *, event: CloudEvent) -> None:
     """Update the idea projection and tell the people concerned (SPEC §3 feedback)."""
     key = f"{event.aggregate}.{event.event}"
+    if key == SUBMITTED:
+        await apply_submissions(conn, ctx, events=[event])
+        return
     await _project_idea(conn, ctx, key, event)
     d = event.data
     if key == "idea.adopted":
@@ -427,6 +460,104 @@ async def apply_idea_event(conn: AsyncConnection, ctx: Context, *, event: CloudE
         )
     if key == "plan.anchored":
         await draft_announcement(conn, ctx, event=event, idea=idea)
+
+
+def _submission_rows(
+    event: CloudEvent,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The idea row and the follower rows (co-authors, then the idea giver) of a submission."""
+    d, t, idea_id = event.data, event.tenant, event.data["idea_id"]
+    idea = {
+        "tenant": t,
+        "id": idea_id,
+        "giver_id": d.get("actor_id"),
+        "title": d["title"],
+        "org_unit_id": d["org_unit_id"],
+        "administration_id": d["administration_id"],
+        "status": "submitted",
+        "status_since": event.time,
+    }
+    fol = {c: "co_author" for c in d.get("co_author_ids", ())}
+    if d.get("actor_id"):
+        fol[d["actor_id"]] = "giver"
+    rows = [
+        {"tenant": t, "idea_id": idea_id, "person_id": p, "relation": rel} for p, rel in fol.items()
+    ]
+    return idea, rows
+
+
+async def apply_submissions(
+    conn: AsyncConnection, ctx: Context, *, events: Sequence[CloudEvent]
+) -> None:
+    """Apply idea.submitted events, in order, as :func:`apply_idea_event` would one by one.
+
+    Under load nearly every event is a submission, and statements per event were most of
+    this consumer's work: here a run of them takes a few statements in all.
+    """
+    run: list[CloudEvent] = []
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        idea = (event.tenant, event.data["idea_id"])
+        # The feedback of a submission goes to the followers its idea has by then: the same
+        # idea submitted again (under another event id) starts a new run.
+        if idea in seen:
+            await _apply_distinct_submissions(conn, ctx, run)
+            run, seen = [], set()
+        run.append(event)
+        seen.add(idea)
+    if run:
+        await _apply_distinct_submissions(conn, ctx, run)
+
+
+async def _apply_distinct_submissions(
+    conn: AsyncConnection, ctx: Context, events: Sequence[CloudEvent]
+) -> None:
+    """Submissions of different ideas: each statement once for all of them."""
+    idea_rows: list[dict[str, Any]] = []
+    follower_rows: list[dict[str, Any]] = []
+    for event in events:
+        idea, fol = _submission_rows(event)
+        idea_rows.append(idea)
+        follower_rows.extend(fol)
+    dialect = conn.dialect.name
+    # An idea already known (say, adopted here before) keeps its row, as it did one by one.
+    await insert_rows(conn, _insert_ignore(dialect, ideas, ("tenant", "id")), idea_rows)
+    await insert_rows(
+        conn, _insert_ignore(dialect, followers, ("tenant", "idea_id", "person_id")), follower_rows
+    )
+    by_tenant: dict[str, list[str]] = {}
+    for row in idea_rows:
+        by_tenant.setdefault(row["tenant"], []).append(row["id"])
+    titles: dict[tuple[str, str], str] = {}
+    following: dict[tuple[str, str], list[str]] = {}
+    for tenant, idea_ids in by_tenant.items():
+        titles.update(
+            ((tenant, r.id), r.title) for r in await store.idea_titles(conn, tenant, idea_ids)
+        )
+        for idea_id, person_ids in (await store.followers_of(conn, tenant, idea_ids)).items():
+            following[(tenant, idea_id)] = person_ids
+    notifications: list[Notification] = []
+    for event in events:
+        d, t = event.data, event.tenant
+        title = titles.get((t, d["idea_id"]))
+        if title is None:
+            continue
+        for n, notice in enumerate(feedback_for(SUBMITTED, d)):
+            if notice.audience is Audience.FOLLOWERS:
+                targets = following.get((t, d["idea_id"]), [])
+            else:
+                targets = list(notice.person_ids)
+            notifications.append(
+                Notification(
+                    tenant=t,
+                    person_ids=[p for p in targets if p not in notice.exclude],
+                    template=notice.template,
+                    params={"title": title, **notice.params},
+                    dedup=f"{event.id}:{n}",
+                    idea_id=d["idea_id"],
+                )
+            )
+    await notify_all(conn, ctx, notifications)
 
 
 async def _tell_origin_of_adoption(conn: AsyncConnection, ctx: Context, event: CloudEvent) -> None:
@@ -659,20 +790,31 @@ async def fan_out_chunk(conn: AsyncConnection, ctx: Context, *, announcement: An
 
 async def queue_webhooks(conn: AsyncConnection, ctx: Context, *, event: CloudEvent) -> None:
     """Queue a delivery of the event to every enabled endpoint of its tenant that wants it."""
-    key = f"{event.aggregate}.{event.event}"
-    rows = await conn.execute(
-        select(webhooks.c.id, webhooks.c.event_types).where(
-            webhooks.c.tenant == event.tenant, webhooks.c.enabled.is_(True)
-        )
-    )
-    wanted = [r.id for r in rows if wh.matches(r.event_types, key)]
-    if not wanted:
-        return
+    await queue_webhooks_of(conn, ctx, events=[event])
+
+
+async def queue_webhooks_of(
+    conn: AsyncConnection, ctx: Context, *, events: Sequence[CloudEvent]
+) -> None:
+    """:func:`queue_webhooks` for each event, with one look at the endpoints per tenant."""
+    endpoints: dict[str, list[Any]] = {}
+    rows: list[dict[str, Any]] = []
     now = ctx.clock.now()
-    payload = event.to_json()
-    await conn.execute(
-        ctx.db.insert_ignore(webhook_deliveries, ["webhook_id", "event_id"]),
-        [
+    for event in events:
+        if event.tenant not in endpoints:
+            endpoints[event.tenant] = list(
+                await conn.execute(
+                    select(webhooks.c.id, webhooks.c.event_types).where(
+                        webhooks.c.tenant == event.tenant, webhooks.c.enabled.is_(True)
+                    )
+                )
+            )
+        key = f"{event.aggregate}.{event.event}"
+        wanted = [r.id for r in endpoints[event.tenant] if wh.matches(r.event_types, key)]
+        if not wanted:
+            continue
+        payload = event.to_json()
+        rows.extend(
             {
                 "id": new_id(),
                 "tenant": event.tenant,
@@ -686,7 +828,11 @@ async def queue_webhooks(conn: AsyncConnection, ctx: Context, *, event: CloudEve
                 "created_at": now,
             }
             for w in wanted
-        ],
+        )
+    await insert_rows(
+        conn,
+        _insert_ignore(conn.dialect.name, webhook_deliveries, ("webhook_id", "event_id")),
+        rows,
     )
 
 

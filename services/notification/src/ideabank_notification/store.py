@@ -256,6 +256,29 @@ async def follower_ids(conn: AsyncConnection, tenant: str, idea_id: str) -> list
     return [r[0] for r in rows]
 
 
+async def idea_titles(conn: AsyncConnection, tenant: str, idea_ids: Sequence[str]) -> list[Any]:
+    """Id and title of those of the given ideas that the projection knows."""
+    rows = await conn.execute(
+        select(ideas.c.id, ideas.c.title).where(ideas.c.tenant == tenant, ideas.c.id.in_(idea_ids))
+    )
+    return list(rows)
+
+
+async def followers_of(
+    conn: AsyncConnection, tenant: str, idea_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """:func:`follower_ids` of each of the given ideas that has any."""
+    rows = await conn.execute(
+        select(followers.c.idea_id, followers.c.person_id)
+        .where(followers.c.tenant == tenant, followers.c.idea_id.in_(idea_ids))
+        .order_by(followers.c.idea_id, followers.c.person_id)
+    )
+    out: dict[str, list[str]] = {}
+    for idea_id, person_id in rows:
+        out.setdefault(idea_id, []).append(person_id)
+    return out
+
+
 async def tenant_language(conn: AsyncConnection, tenant: str) -> str | None:
     """The tenant's default language, if known."""
     row = await conn.execute(select(tenants.c.default_language).where(tenants.c.tenant == tenant))
