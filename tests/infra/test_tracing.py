@@ -61,3 +61,50 @@ async def test_requests_carry_a_trace_when_no_span_is_exported() -> None:
     (first, first_headers), (second, _), (third, _) = seen
     assert first == caller and caller in first_headers["traceparent"]
     assert second and third and len({second, third, caller}) == 3
+
+
+async def test_a_batch_span_links_each_event_only_when_spans_are_recorded(
+    harness: Harness, monkeypatch
+) -> None:
+    """A batch handler's span links to the trace of every event in it; while nothing records
+    spans, the links (and parsing each message's trace headers for them) are skipped."""
+    import pytest
+    from ideabank_infra import telemetry
+    from ideabank_infra.consumer import EventConsumers, Subscription
+
+    setup_tracing("test", "memory")
+    exporter = memory_exporter()
+    if exporter is None or not telemetry.spans_recorded():
+        pytest.skip("another tracer provider was installed first in this process")
+    monkeypatch.setattr(telemetry._sampler, "recording", False)
+    assert not telemetry.spans_recorded()
+    monkeypatch.setattr(telemetry._sampler, "recording", True)
+    assert telemetry.spans_recorded()
+
+    seen: list[str] = []
+
+    async def on_batch(conn, events) -> None:  # type: ignore[no-untyped-def]
+        seen.extend(e.id for e in events)
+
+    name = f"b{uuid.uuid4().hex[:8]}"
+    consumers = EventConsumers(harness.db, harness.js)
+    consumers.add(
+        Subscription(
+            name=name,
+            subjects=[f"ideas.v1.{harness.tenant}.>"],
+            handlers={},
+            batch_handler=on_batch,
+        )
+    )
+    await consumers.start()
+    harness.brokers.append(consumers)
+    tracer = trace.get_tracer("test")
+    event = make_event(harness.tenant)
+    with tracer.start_as_current_span("POST /v1/ideas") as span:
+        trace_id = span.get_span_context().trace_id
+        async with harness.db.transaction() as conn:
+            await enqueue(conn, [event])
+    await harness.relay().publish_pending()
+    await eventually(lambda: event.id in seen)
+    batches = [s for s in exporter.get_finished_spans() if s.name == f"consume batch {name}"]
+    assert batches and any(link.context.trace_id == trace_id for link in batches[-1].links)

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ideabank_infra import metrics
 from ideabank_infra.db import Database
 from ideabank_infra.tables import inbox
-from ideabank_infra.telemetry import extract_context
+from ideabank_infra.telemetry import extract_context, spans_recorded
 
 log = logging.getLogger(__name__)
 #: After the first message of a batch, how long to wait for more that are not there yet.
@@ -263,7 +263,9 @@ class EventConsumers:
             return
         if sub.batch_handler is not None:
             links: list[trace.Link] = []
-            if _tracing_enabled():
+            # A batch span's links are kept only when spans are recorded: otherwise parsing
+            # every message's trace headers for them was a tenth of a consumer's time.
+            if spans_recorded():
                 for m, _ in fresh:
                     ctx = trace.get_current_span(extract_context(m.headers)).get_span_context()
                     if ctx.is_valid:
@@ -370,13 +372,6 @@ class EventConsumers:
         await self.js.publish(dead_letter_subject(sub.name, msg.subject), msg.data, headers=headers)
         metrics.EVENTS_DEAD_LETTERED.labels(sub.name).inc()
         await msg.ack()
-
-
-def _tracing_enabled() -> bool:
-    # With no SDK provider installed, spans are no-ops: skip the per-message header parsing.
-    from opentelemetry.sdk.trace import TracerProvider
-
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
 def _current_exception() -> BaseException | None:

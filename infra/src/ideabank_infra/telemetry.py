@@ -55,6 +55,16 @@ class _RecordWhenExported(Sampler):
 _sampler = _RecordWhenExported()
 
 
+def spans_recorded() -> bool:
+    """Whether this process records its spans: with no SDK provider, or with this module's
+    sampler before anything exports, every span is a non-recording one, and work that only
+    feeds a recorded span (links, attributes) can be skipped."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return False
+    return provider.sampler is not _sampler or _sampler.recording
+
+
 def setup_tracing(service_name: str, mode: str = "none") -> TracerProvider:
     """Install a tracer provider for this process (``none``, ``console`` or ``memory``)."""
     global _memory_exporter
