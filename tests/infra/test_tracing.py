@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from ideabank_contracts import CloudEvent
 from ideabank_infra.outbox import enqueue
 from ideabank_infra.telemetry import memory_exporter, setup_tracing
 from ideabank_infra.testing import eventually
@@ -11,6 +12,18 @@ from opentelemetry import trace
 
 from tests.infra.harness import Harness
 from tests.infra.test_delivery import make_event
+
+
+async def publish_in_a_trace(harness: Harness) -> tuple[CloudEvent, int]:
+    """An event written to the outbox inside a request's span, then published; the event
+    and that span's trace id."""
+    event = make_event(harness.tenant)
+    with trace.get_tracer("test").start_as_current_span("POST /v1/ideas") as span:
+        trace_id = span.get_span_context().trace_id
+        async with harness.db.transaction() as conn:
+            await enqueue(conn, [event])
+    await harness.relay().publish_pending()
+    return event, trace_id
 
 
 async def test_trace_id_survives_nats(harness: Harness) -> None:
@@ -22,13 +35,7 @@ async def test_trace_id_survives_nats(harness: Harness) -> None:
         pytest.skip("another tracer provider was installed first in this process")
     name = f"c{uuid.uuid4().hex[:8]}"
     await harness.start_consumer(name)
-    tracer = trace.get_tracer("test")
-    event = make_event(harness.tenant)
-    with tracer.start_as_current_span("POST /v1/ideas") as span:
-        trace_id = span.get_span_context().trace_id
-        async with harness.db.transaction() as conn:
-            await enqueue(conn, [event])
-    await harness.relay().publish_pending()
+    event, trace_id = await publish_in_a_trace(harness)
     await eventually(lambda: harness.applied_count(event.id))
     consumed = [s for s in exporter.get_finished_spans() if s.name == f"consume {event.type}"]
     assert consumed, "the consumer recorded no span"
@@ -98,13 +105,7 @@ async def test_a_batch_span_links_each_event_only_when_spans_are_recorded(
     )
     await consumers.start()
     harness.brokers.append(consumers)
-    tracer = trace.get_tracer("test")
-    event = make_event(harness.tenant)
-    with tracer.start_as_current_span("POST /v1/ideas") as span:
-        trace_id = span.get_span_context().trace_id
-        async with harness.db.transaction() as conn:
-            await enqueue(conn, [event])
-    await harness.relay().publish_pending()
+    event, trace_id = await publish_in_a_trace(harness)
     await eventually(lambda: event.id in seen)
     batches = [s for s in exporter.get_finished_spans() if s.name == f"consume batch {name}"]
     assert batches and any(link.context.trace_id == trace_id for link in batches[-1].links)

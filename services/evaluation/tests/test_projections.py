@@ -104,3 +104,13 @@ async def test_assignment_before_its_submission_is_retried(db: Database) -> None
     with pytest.raises(p.IdeaNotYetKnown):
         await apply(db, assigned("later", "amb", AT))
     assert await idea(db, "later") is None
+
+
+async def test_an_update_of_an_unknown_column_is_refused() -> None:
+    """``update_idea`` builds its SET clause from its parameters: a misspelt column must
+    fail loudly rather than be left out."""
+    import pytest
+    from ideabank_evaluation.store import update_idea
+
+    with pytest.raises(ValueError, match="statsu"):
+        await update_idea(None, tenant=T, idea_id="x", statsu="paused")  # type: ignore[arg-type]

@@ -173,6 +173,11 @@ async def idea_status(conn: AsyncConnection, *, tenant: str, idea_id: str) -> st
 
 async def update_idea(conn: AsyncConnection, *, tenant: str, idea_id: str, **values: Any) -> None:
     """Set ``values`` (column names) on one idea of the tenant."""
+    # The SET clause is made of whatever parameters come; a name that is no column would be
+    # left out silently, where ``.values()`` would have refused it.
+    unknown = set(values) - set(ideas.c.keys())
+    if unknown:
+        raise ValueError(f"no such column of ideas: {sorted(unknown)}")
     await conn.execute(_IDEA_UPDATE, {"key_tenant": tenant, "key_id": idea_id, **values})
 
 
