@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from functools import partial
+from functools import cache, partial
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -139,9 +139,8 @@ class Database:
 
     def insert_ignore(self, table: Any, index_elements: Sequence[str] | None = None) -> Any:
         """An INSERT that silently skips rows whose key already exists."""
-        if self.is_sqlite:
-            return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+        keys = None if index_elements is None else tuple(index_elements)
+        return insert_ignore_statement(self.dialect, table, keys)
 
     async def dispose(self) -> None:
         """Close every pooled connection (and stop the checkpointer)."""
@@ -155,6 +154,18 @@ class Database:
 def dialect_insert(dialect: str, table: Any) -> Any:
     """The INSERT of ``dialect`` (``sqlite`` or ``postgresql``), which has ON CONFLICT."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@cache
+def insert_ignore_statement(dialect: str, table: Any, keys: tuple[str, ...] | None) -> Any:
+    """INSERT … ON CONFLICT (``keys``) DO NOTHING of ``dialect``, made once per table and
+    keys: building one and deriving its cache key cost more than running it for a few rows,
+    and ``insert_rows`` keeps a statement's compiled form by its identity, so each row of a
+    hot path then only binds its values. (Statements are immutable: ``.values()`` and
+    ``.returning()`` make new ones.)"""
+    return dialect_insert(dialect, table).on_conflict_do_nothing(
+        index_elements=None if keys is None else list(keys)
+    )
 
 
 #: Per statement, dialect and key set: the INSERT's text and each value's bind processor,

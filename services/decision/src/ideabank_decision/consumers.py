@@ -30,7 +30,7 @@ from ideabank_contracts.events import (
     TenantRegistered,
 )
 from ideabank_infra.app import Runtime
-from ideabank_infra.consumer import Handler, Subscription, subjects_for
+from ideabank_infra.consumer import Handler, Subscription, apply_in_runs, subjects_for
 from ideabank_infra.db import Database, insert_rows
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -320,29 +320,13 @@ class Projections:
         }
 
     async def apply(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
-        """A fetched batch of new events, in stream order, each as its handler applies it.
+        """A fetched batch of new events, in stream order, each as its handler applies it;
+        a run of consecutive submissions goes to the database as one statement of many
+        rows (nearly every event under load is one)."""
+        await apply_in_runs(conn, events, self._handlers, {"idea.submitted": self._submissions})
 
-        Under load nearly every event is an idea.submitted, and a statement per idea would
-        be most of this consumer's work: a run of consecutive submissions goes to the
-        database as one statement of many rows. Any other event first writes the run before
-        it, so every idea still sees its events in stream order.
-        """
-        handlers = self._handlers
-        submitted: list[dict[str, Any]] = []
-        for event in events:
-            key = f"{event.aggregate}.{event.event}"
-            if key == "idea.submitted":
-                submitted.append(_submitted_row(event))
-                continue
-            handler = handlers.get(key)
-            if handler is None:
-                continue
-            if submitted:
-                await insert_rows(conn, self._submitted, submitted)
-                submitted = []
-            await handler(conn, event)
-        if submitted:
-            await insert_rows(conn, self._submitted, submitted)
+    async def _submissions(self, conn: AsyncConnection, events: list[CloudEvent]) -> None:
+        await insert_rows(conn, self._submitted, [_submitted_row(e) for e in events])
 
 
 def subscriptions(runtime: Runtime) -> Sequence[Subscription]:

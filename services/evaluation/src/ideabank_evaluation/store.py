@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from ideabank_infra.db import insert_rows
+from ideabank_infra.db import insert_ignore_statement, insert_rows
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -137,18 +137,11 @@ decision_bases = Table(
 )
 
 
-#: The INSERT of a submitted idea that leaves an idea already known as it is, made once per
-#: dialect: every submission on the platform comes through here, and building and caching
-#: the statement anew for each one cost several times more than running it.
-_NEW_IDEA = {
-    "sqlite": sqlite.insert(ideas).on_conflict_do_nothing(index_elements=["tenant", "id"]),
-    "postgresql": postgresql.insert(ideas).on_conflict_do_nothing(index_elements=["tenant", "id"]),
-}
-
-
 async def insert_new_ideas(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ideas not known yet; an idea already known keeps its row as it is."""
-    await insert_rows(conn, _NEW_IDEA[conn.dialect.name], rows)
+    # Every submission on the platform comes through here: the statement is made once.
+    stmt = insert_ignore_statement(conn.dialect.name, ideas, ("tenant", "id"))
+    await insert_rows(conn, stmt, rows)
 
 
 #: One idea by its key, its status alone, and an UPDATE of one idea whose SET clause is the

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ideabank_contracts import CloudEvent
 from ideabank_infra.app import Runtime
-from ideabank_infra.consumer import Handler, Subscription
+from ideabank_infra.consumer import Handler, Subscription, apply_in_runs
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_notification import handlers as h
@@ -72,24 +72,14 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
     }
 
     async def apply(conn: AsyncConnection, events: list[CloudEvent]) -> None:
-        """A fetched batch of new events in stream order, each applied as its handler would.
+        """A fetched batch of new events in stream order, each applied as its handler would;
+        a run of consecutive submissions (nearly all of a busy platform's events) together,
+        see ``apply_submissions``."""
+        await apply_in_runs(conn, events, handlers, {h.SUBMITTED: submissions})
 
-        Submissions are nearly all of a busy platform's events: a run of consecutive ones
-        is applied together (see ``apply_submissions``). Any other event first applies the
-        run before it, so each idea and person still sees its events in stream order.
-        """
-        run: list[CloudEvent] = []
-        for event in events:
-            key = f"{event.aggregate}.{event.event}"
-            if key == h.SUBMITTED:
-                run.append(event)
-                continue
-            if run:
-                await _apply_submissions(conn, ctx, run)
-                run = []
-            await (handlers.get(key) or handlers["*"])(conn, event)
-        if run:
-            await _apply_submissions(conn, ctx, run)
+    async def submissions(conn: AsyncConnection, events: list[CloudEvent]) -> None:
+        await h.apply_submissions(conn, ctx, events=events)
+        await h.queue_webhooks_of(conn, ctx, events=events)
 
     return [
         Subscription(
@@ -99,10 +89,3 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
             batch_handler=apply,
         )
     ]
-
-
-async def _apply_submissions(
-    conn: AsyncConnection, ctx: h.Context, events: list[CloudEvent]
-) -> None:
-    await h.apply_submissions(conn, ctx, events=events)
-    await h.queue_webhooks_of(conn, ctx, events=events)

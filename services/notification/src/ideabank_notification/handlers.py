@@ -11,17 +11,15 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from ideabank_contracts import CloudEvent, new_event, new_id
 from ideabank_contracts.events import IdeaAnnounced
 from ideabank_infra.clock import Clock
-from ideabank_infra.db import Database, dialect_insert, insert_rows
+from ideabank_infra.db import Database, insert_ignore_statement, insert_rows
 from ideabank_infra.outbox import enqueue
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.dml import Insert
 
 from ideabank_notification import store
 from ideabank_notification.domain import webhooks as wh
@@ -207,17 +205,12 @@ async def notify_all(
     # insert-or-ignore on the dedup keys: a redelivered event writes and sends nothing twice.
     dialect = conn.dialect.name
     await insert_rows(
-        conn, _insert_ignore(dialect, messages, ("dedup_key", "person_id")), inbox_rows
+        conn, insert_ignore_statement(dialect, messages, ("dedup_key", "person_id")), inbox_rows
     )
-    await insert_rows(conn, _insert_ignore(dialect, deliveries, ("dedup_key",)), delivery_rows)
+    await insert_rows(
+        conn, insert_ignore_statement(dialect, deliveries, ("dedup_key",)), delivery_rows
+    )
     return planned
-
-
-@cache
-def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
-    """INSERT … ON CONFLICT (keys) DO NOTHING, made once: ``insert_rows`` keeps a statement's
-    compiled form by its identity, so each row of a hot path only binds its values."""
-    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 # --------------------------------------------------------------------------- projections
@@ -521,9 +514,11 @@ async def _apply_distinct_submissions(
         follower_rows.extend(fol)
     dialect = conn.dialect.name
     # An idea already known (say, adopted here before) keeps its row, as it did one by one.
-    await insert_rows(conn, _insert_ignore(dialect, ideas, ("tenant", "id")), idea_rows)
+    await insert_rows(conn, insert_ignore_statement(dialect, ideas, ("tenant", "id")), idea_rows)
     await insert_rows(
-        conn, _insert_ignore(dialect, followers, ("tenant", "idea_id", "person_id")), follower_rows
+        conn,
+        insert_ignore_statement(dialect, followers, ("tenant", "idea_id", "person_id")),
+        follower_rows,
     )
     by_tenant: dict[str, list[str]] = {}
     for row in idea_rows:
@@ -831,7 +826,7 @@ async def queue_webhooks_of(
         )
     await insert_rows(
         conn,
-        _insert_ignore(conn.dialect.name, webhook_deliveries, ("webhook_id", "event_id")),
+        insert_ignore_statement(conn.dialect.name, webhook_deliveries, ("webhook_id", "event_id")),
         rows,
     )
 

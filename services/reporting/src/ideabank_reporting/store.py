@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ideabank_infra.db import Database, dialect_insert, insert_rows
+from ideabank_infra.db import Database, dialect_insert, insert_ignore_statement, insert_rows
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -327,12 +327,6 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
     )
 
 
-@functools.cache
-def _insert_new_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    stmt = dialect_insert(dialect, table)
-    return stmt.on_conflict_do_nothing(index_elements=list(keys))
-
-
 async def upsert(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
@@ -344,7 +338,7 @@ async def insert_new(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert ``rows`` whose key does not exist yet (one statement)."""
-    await insert_rows(conn, _insert_new_statement(conn.dialect.name, table, tuple(keys)), rows)
+    await insert_rows(conn, insert_ignore_statement(conn.dialect.name, table, tuple(keys)), rows)
 
 
 async def load_facts(
