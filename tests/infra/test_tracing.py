@@ -70,11 +70,12 @@ async def test_requests_carry_a_trace_when_no_span_is_exported() -> None:
     assert second and third and len({second, third, caller}) == 3
 
 
-async def test_a_batch_span_links_each_event_only_when_spans_are_recorded(
+async def test_a_batch_consumes_each_event_in_its_own_trace_when_spans_are_recorded(
     harness: Harness, monkeypatch
 ) -> None:
-    """A batch handler's span links to the trace of every event in it; while nothing records
-    spans, the links (and parsing each message's trace headers for them) are skipped."""
+    """Under a batch handler each event still gets a ``consume <type>`` span in the trace it
+    was published in, linked both ways with the batch's span; while nothing records spans,
+    those (and parsing each message's trace headers for them) are skipped."""
     import pytest
     from ideabank_infra import telemetry
     from ideabank_infra.consumer import EventConsumers, Subscription
@@ -107,5 +108,17 @@ async def test_a_batch_span_links_each_event_only_when_spans_are_recorded(
     harness.brokers.append(consumers)
     event, trace_id = await publish_in_a_trace(harness)
     await eventually(lambda: event.id in seen)
-    batches = [s for s in exporter.get_finished_spans() if s.name == f"consume batch {name}"]
+    spans = exporter.get_finished_spans()
+    batches = [s for s in spans if s.name == f"consume batch {name}"]
     assert batches and any(link.context.trace_id == trace_id for link in batches[-1].links)
+    consumed = [
+        s
+        for s in spans
+        if s.name == f"consume {event.type}"
+        and s.attributes
+        and s.attributes.get("messaging.consumer.group.name") == name
+    ]
+    assert len(consumed) == 1
+    assert consumed[0].context.trace_id == trace_id and consumed[0].parent is not None
+    assert consumed[0].attributes["messaging.message.id"] == event.id
+    assert [link.context for link in consumed[0].links] == [batches[-1].context]

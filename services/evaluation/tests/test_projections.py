@@ -12,8 +12,9 @@ from ideabank_contracts import CloudEvent, EventData, new_event
 from ideabank_contracts.events import idea as idea_ev
 from ideabank_evaluation import projections as p
 from ideabank_evaluation.consumers import HANDLERS
-from ideabank_evaluation.store import get_idea, metadata
+from ideabank_evaluation.store import get_idea, ideas, metadata
 from ideabank_infra.db import Database
+from sqlalchemy import select
 
 T = "tproj"
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,12 +29,12 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def event(data: EventData, idea_id: str) -> CloudEvent:
-    """An event of the test tenant about ``idea_id``."""
-    return new_event(data, tenant=T, subject=idea_id, source="/test/intake")
+def event(data: EventData, idea_id: str, tenant: str = T) -> CloudEvent:
+    """An event of the test tenant (or another) about ``idea_id``."""
+    return new_event(data, tenant=tenant, subject=idea_id, source="/test/intake")
 
 
-def submitted(idea_id: str, title: str = "Idé") -> CloudEvent:
+def submitted(idea_id: str, title: str = "Idé", tenant: str = T) -> CloudEvent:
     """An idea.submitted of the test tenant."""
     data = idea_ev.IdeaSubmitted(
         idea_id=idea_id,
@@ -47,15 +48,15 @@ def submitted(idea_id: str, title: str = "Idé") -> CloudEvent:
         problem="p",
         submitted_at=AT,
     )
-    return event(data, idea_id)
+    return event(data, idea_id, tenant)
 
 
-def assigned(idea_id: str, ambassador: str, at: datetime) -> CloudEvent:
+def assigned(idea_id: str, ambassador: str, at: datetime, tenant: str = T) -> CloudEvent:
     """An idea.assigned of the test tenant."""
     data = idea_ev.IdeaAssigned(
         idea_id=idea_id, ambassador_id=ambassador, administration_id="adm", assigned_at=at
     )
-    return event(data, idea_id)
+    return event(data, idea_id, tenant)
 
 
 async def apply(db: Database, *events: CloudEvent) -> None:
@@ -63,6 +64,15 @@ async def apply(db: Database, *events: CloudEvent) -> None:
     async with db.transaction() as conn:
         for ev in events:
             await HANDLERS[f"{ev.aggregate}.{ev.event}"](conn, ev)
+
+
+async def stored_ideas(db: Database, tenant: str) -> list[tuple[Any, ...]]:
+    """Every projected idea of a tenant, without the tenant and the time of the update."""
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(ideas).where(ideas.c.tenant == tenant))).mappings()
+        return sorted(
+            tuple(v for k, v in row.items() if k not in ("tenant", "updated_at")) for row in rows
+        )
 
 
 async def idea(db: Database, idea_id: str) -> Any:
@@ -98,6 +108,35 @@ async def test_submission_then_assignments_then_withdrawal(db: Database) -> None
     await apply(db, event(withdrawn, "i1"))
     row = await idea(db, "i1")
     assert (row.status, row.ambassador_id, row.revisit_date) == ("withdrawn", "amb2", None)
+
+
+async def test_a_batch_stores_what_its_events_one_by_one_do(db: Database) -> None:
+    """The consumer's batch handler inserts runs of submissions together; split by other
+    events, with an idea submitted twice in a run, it stores what the handlers do one by one,
+    and applying the batch again changes nothing."""
+    from ideabank_evaluation.consumers import apply as apply_batch
+
+    def history(tenant: str) -> list[CloudEvent]:
+        withdrawn = idea_ev.IdeaWithdrawn(
+            idea_id="i2", actor_id="giver", previous_status="submitted", withdrawn_at=AT
+        )
+        return [
+            submitted("i1", "Först", tenant),
+            submitted("i2", tenant=tenant),
+            submitted("i1", "Sedan", tenant),
+            assigned("i1", "amb", AT + timedelta(hours=1), tenant),
+            submitted("i3", tenant=tenant),
+            event(withdrawn, "i2", tenant),
+            submitted("i4", tenant=tenant),
+        ]
+
+    await apply(db, *history("one"))
+    for _ in range(2):
+        async with db.transaction() as conn:
+            await apply_batch(conn, history("many"))
+    one_by_one = await stored_ideas(db, "one")
+    assert len(one_by_one) == 4
+    assert await stored_ideas(db, "many") == one_by_one
 
 
 async def test_assignment_before_its_submission_is_retried(db: Database) -> None:

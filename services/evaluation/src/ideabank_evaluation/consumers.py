@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ideabank_contracts import CloudEvent
 from ideabank_infra.app import Runtime
-from ideabank_infra.consumer import Subscription, subjects_for
+from ideabank_infra.consumer import Subscription, apply_in_runs, subjects_for
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_evaluation import projections as p
 
@@ -26,6 +28,12 @@ HANDLERS = {
 }
 
 
+async def apply(conn: AsyncConnection, events: list[CloudEvent]) -> None:
+    """A fetched batch of new events, in stream order, each as its handler applies it; a run
+    of consecutive submissions is inserted as one statement of many rows."""
+    await apply_in_runs(conn, events, HANDLERS, {"idea.submitted": p.on_ideas_submitted})
+
+
 def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
     """Evaluation's durable consumers."""
     return [
@@ -33,5 +41,6 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
             name="evaluation-intake",
             subjects=subjects_for("*", HANDLERS),
             handlers=dict(HANDLERS),
+            batch_handler=apply,
         )
     ]

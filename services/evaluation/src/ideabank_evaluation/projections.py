@@ -7,6 +7,7 @@ the latest one wins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -55,10 +56,16 @@ def _data(event: CloudEvent, model: type[D]) -> D:
 
 async def on_idea_submitted(conn: AsyncConnection, event: CloudEvent) -> None:
     """A new idea: remember what screening needs (title, org unit, idea giver)."""
-    data = _data(event, idea_ev.IdeaSubmitted)
-    await insert_new_ideas(
-        conn,
-        [
+    await on_ideas_submitted(conn, [event])
+
+
+async def on_ideas_submitted(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+    """A run of new ideas, as one statement (under load nearly every event is one)."""
+    now = _now()
+    rows = []
+    for event in events:
+        data = _data(event, idea_ev.IdeaSubmitted)
+        rows.append(
             {
                 "tenant": event.tenant,
                 "id": data.idea_id,
@@ -71,10 +78,10 @@ async def on_idea_submitted(conn: AsyncConnection, event: CloudEvent) -> None:
                 "submitted_at": data.submitted_at,
                 "in_screening_since": None,
                 "revisit_date": None,
-                "updated_at": _now(),
+                "updated_at": now,
             }
-        ],
-    )
+        )
+    await insert_new_ideas(conn, rows)
 
 
 async def on_idea_assigned(conn: AsyncConnection, event: CloudEvent) -> None:
