@@ -25,6 +25,9 @@ from sqlalchemy.sql.dml import Insert
 from ideabank_infra import metrics
 from ideabank_infra.tables import infra_metadata
 
+#: Set in a connection's ``info`` by ``outbox.enqueue``: its transaction wrote events.
+EVENTS_WRITTEN = "ideabank.events_written"
+
 log = logging.getLogger(__name__)
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -55,6 +58,9 @@ class Database:
             create_async_engine(url, echo=echo) if self.inline else self.engine
         )
         self.after_commit: list[Callable[[], None]] = []
+        #: Called after a transaction that wrote events to the outbox has committed. Most
+        #: of a consumer's transactions write none, and the relay need not look for them.
+        self.after_events: list[Callable[[], None]] = []
         # SQLite has one writer per file. Writers of this process take turns here instead of
         # in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self.write_gate = asyncio.Lock()
@@ -86,10 +92,16 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed on success, rolled back on any error."""
         async with self.write_turn(), self.engine.begin() as conn:
+            # ``info`` stays with the pooled connection: a failed transaction's flag goes.
+            conn.info.pop(EVENTS_WRITTEN, None)
             await self.begin_write(conn)
             yield conn
+            wrote_events = conn.info.pop(EVENTS_WRITTEN, False)
         for callback in self.after_commit:
             callback()
+        if wrote_events:
+            for callback in self.after_events:
+                callback()
 
     async def begin_write(self, conn: AsyncConnection) -> None:
         """Make ``conn``'s open transaction a write transaction from its first statement.

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_infra import metrics
 from ideabank_infra.clock import event_clock
-from ideabank_infra.db import Database, insert_rows
+from ideabank_infra.db import EVENTS_WRITTEN, Database, insert_rows
 from ideabank_infra.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ async def enqueue(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
     """Add events to the outbox inside the caller's open transaction."""
     if not events:
         return
+    conn.info[EVENTS_WRITTEN] = True  # Database.transaction wakes the relay after its commit
     now = datetime.now(UTC)
     shifted = event_clock()
     if shifted is not None:
@@ -128,16 +129,16 @@ class OutboxRelay:
 
     def start(self) -> None:
         """Run the relay loop in the background and subscribe to commit notifications."""
-        # Database.transaction() calls this after every commit, so a new event is
-        # published at once instead of at the next poll.
-        self.db.after_commit.append(self.wake)
+        # Database.transaction() calls this after every commit that wrote events, so a new
+        # event is published at once instead of at the next poll.
+        self.db.after_events.append(self.wake)
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         """Stop the loop after its current batch."""
         self._stopping = True
-        if self.wake in self.db.after_commit:
-            self.db.after_commit.remove(self.wake)
+        if self.wake in self.db.after_events:
+            self.db.after_events.remove(self.wake)
         self._wake.set()
         if self._task is not None:
             try:
@@ -243,8 +244,7 @@ class OutboxRelay:
         finally:
             await batch.conn.close()
         for callback in self.db.after_commit:
-            if callback != self.wake:
-                callback()
+            callback()
         metrics.RELAY_PUBLISHED.inc(len(done))
         metrics.RELAY_BATCH_SECONDS.observe(time.perf_counter() - batch.started)
         self.published_total += len(done)

@@ -1,0 +1,62 @@
+"""The relay is woken by the commits that wrote events, not by every commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from ideabank_infra.outbox import enqueue
+from ideabank_infra.tables import inbox
+from ideabank_infra.testing import eventually
+
+from tests.infra.harness import Harness
+from tests.infra.test_delivery import make_event
+
+
+async def test_only_a_commit_that_wrote_events_wakes_the_relay(harness: Harness) -> None:
+    db = harness.db
+    commits: list[str] = []
+    db.after_commit.append(lambda: commits.append("commit"))
+    db.after_events.append(lambda: commits.append("events"))
+
+    # A consumer's usual transaction: it writes rows, but no event.
+    async with db.transaction() as conn:
+        await conn.execute(
+            inbox.insert().values(consumer="c", event_id="e1", handled_at=datetime.now(UTC))
+        )
+    assert commits == ["commit"]
+
+    commits.clear()
+    async with db.transaction() as conn:
+        await enqueue(conn, [make_event(harness.tenant)])
+    assert commits == ["commit", "events"]
+
+    # A transaction that enqueued and then failed leaves no flag on the pooled connection
+    # for the next one to wake the relay with.
+    commits.clear()
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await enqueue(conn, [make_event(harness.tenant, 1)])
+            raise RuntimeError("rolled back")
+    async with db.transaction() as conn:
+        await conn.execute(
+            inbox.insert().values(consumer="c", event_id="e2", handled_at=datetime.now(UTC))
+        )
+    assert commits == ["commit"]
+
+
+async def test_a_started_relay_publishes_an_event_at_its_commit(harness: Harness) -> None:
+    """Woken by the commit, not by its poll: the event is on the stream well within it."""
+    import asyncio
+
+    relay = harness.relay()
+    relay.poll_seconds = 30.0
+    relay.start()
+    try:
+        await asyncio.sleep(0.05)  # the relay's first look finds nothing and waits
+        async with harness.db.transaction() as conn:
+            await enqueue(conn, [make_event(harness.tenant, 2)])
+        await eventually(lambda: relay.published_total, timeout=5, interval=0.01)
+        assert relay.published_total == 1
+    finally:
+        await relay.stop()
