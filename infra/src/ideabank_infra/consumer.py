@@ -14,11 +14,10 @@ A batch is applied in one transaction (a commit per event costs ~1 ms); if anyth
 batch fails, the batch is rolled back and its events are applied one transaction each, so a
 poison event cannot hold back the good ones.
 
-The pull loop is our own, on nats-py: FastStream's batch pull loop (0.7) waits until a batch
-is full or its timeout passes, which adds up to that timeout to every hop, and re-fetches with
-ever shorter timeouts, so messages arriving as a pull request expires were lost until
-``ack_wait`` (seen as 30 s stalls in about one test run in four). Here whatever is available
-is handled at once, and a pull request lives long enough that expiry is rare.
+The pull loop is our own (``pull.PullFeed``): one pull request kept open on the server, so
+each message is pushed as soon as it is there and a batch is whatever has arrived. nats-py's
+``fetch`` cost about three times the CPU a message, and FastStream's batch pull loop (0.7)
+waited until a batch was full or its timeout passed, adding up to that timeout to every hop.
 """
 
 from __future__ import annotations
@@ -38,18 +37,17 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_infra import metrics
 from ideabank_infra.db import Database
+from ideabank_infra.pull import ConsumerGone, PullFeed
 from ideabank_infra.tables import inbox
 from ideabank_infra.telemetry import extract_context, spans_recorded
 
 log = logging.getLogger(__name__)
-#: After the first message of a batch, how long to wait for more that are not there yet.
-COLLECT_SECONDS = 0.01
 tracer = trace.get_tracer("ideabank.consumer")
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
@@ -109,7 +107,7 @@ class EventConsumers:
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
-        self._pulls: list[Any] = []
+        self._feeds: list[PullFeed] = []
         self._running = False
 
     def add(self, sub: Subscription) -> None:
@@ -141,9 +139,10 @@ class EventConsumers:
                 # It exists with settings the server will not change in place; keep its
                 # position rather than recreate it (an operator can delete it to reset).
                 log.warning("consumer %s kept with its existing settings: %s", sub.name, exc)
-            psub = await self.js.pull_subscribe_bind(durable=sub.name, stream=sub.stream)
-            self._pulls.append(psub)
-            self._tasks.append(asyncio.create_task(self._loop(sub, psub), name=sub.name))
+            feed = PullFeed(self.js, sub.stream, sub.name, batch=self.batch_size)
+            await feed.start()
+            self._feeds.append(feed)
+            self._tasks.append(asyncio.create_task(self._loop(sub, feed), name=sub.name))
 
     async def stop(self) -> None:
         """Finish the batches in hand, then stop pulling."""
@@ -158,51 +157,36 @@ class EventConsumers:
         # caller closes the connection underneath it.
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
-        # Messages that reached a pull subscription after its last fetch are never taken
-        # from its queue; draining the connection would wait for them. They are not acked,
-        # so the server delivers them again to whoever pulls next.
-        for psub in self._pulls:
+        # Messages that arrived after the last batch are not taken; they are not acked, so the
+        # server delivers them again to whoever pulls next.
+        for feed in self._feeds:
             with contextlib.suppress(Exception):
-                await psub.unsubscribe()
-        self._pulls.clear()
+                await feed.stop()
+        self._feeds.clear()
 
-    async def _loop(self, sub: Subscription, psub: Any) -> None:
+    async def _loop(self, sub: Subscription, feed: PullFeed) -> None:
         while self._running:
             try:
-                msgs = await self._pull(psub)
-            except TimeoutError:
-                continue
+                msgs = await feed.take(self.batch_size, self.fetch_timeout)
             except asyncio.CancelledError:
                 raise
-            except NotFoundError:
+            except ConsumerGone:
                 log.error("consumer %s vanished; declaring it again", sub.name)
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(Exception):
                     await self.js.add_consumer(sub.stream, self.consumer_config(sub))
                 continue
             except Exception as exc:
-                log.warning("fetch for %s failed: %r; retrying", sub.name, exc)
+                log.warning("pull for %s failed: %r; retrying", sub.name, exc)
                 await asyncio.sleep(0.5)
+                continue
+            if not msgs:
                 continue
             # Shielded so that stopping never cuts a batch between commit and ack.
             batch = asyncio.ensure_future(self.process(sub, msgs))
             self._inflight.add(batch)
             batch.add_done_callback(self._inflight.discard)
             await asyncio.shield(batch)
-
-    async def _pull(self, psub: Any) -> list[Msg]:
-        """Wait for the first message, then take at once whatever else is waiting.
-
-        One ``fetch(batch_size)`` that finds nothing waits until the whole batch has
-        arrived (or the fetch times out), so at a low rate an event would wait seconds for
-        others to fill its batch. Waiting for one and then collecting the rest keeps the
-        latency low and the batches full under load.
-        """
-        msgs: list[Msg] = await psub.fetch(1, timeout=self.fetch_timeout)
-        if self.batch_size > 1:
-            with contextlib.suppress(TimeoutError):
-                msgs += await psub.fetch(self.batch_size - 1, timeout=COLLECT_SECONDS)
-        return msgs
 
     async def process(self, sub: Subscription, msgs: Sequence[Msg]) -> None:
         """Apply a batch of messages; ack, nak or dead-letter each one."""

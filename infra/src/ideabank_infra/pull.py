@@ -1,0 +1,132 @@
+"""A durable pull consumer's messages, requested ahead and taken as they arrive.
+
+nats-py's ``fetch`` sends a pull request for each batch, waits for its answer, and takes each
+message through ``asyncio.wait_for``: about 38 µs of CPU a message here, more than most of
+our handlers. This keeps one pull request open on the server instead, for up to twice a batch
+and ``expires`` long, and renews it as soon as it is used up or ends, so the server pushes
+each message the moment it is there and the consumer takes whatever has arrived in one go:
+about 13 µs a message, acks included.
+
+While a request waits, the server sends an idle heartbeat every ``heartbeat`` seconds; when
+neither a message nor a heartbeat has come for three of them (the connection was lost, the
+server restarted), the request is taken as gone and a new one sent. A consumer that no longer
+exists answers ``503``; :meth:`PullFeed.take` then raises :class:`ConsumerGone` so that the
+caller declares it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
+from nats.js import JetStreamContext
+
+STATUS = "Status"
+PENDING_MESSAGES = "Nats-Pending-Messages"
+
+
+class ConsumerGone(Exception):
+    """The durable consumer does not exist (any more) on the server."""
+
+
+class PullFeed:
+    """One durable consumer's messages, kept coming by an open pull request."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        durable: str,
+        *,
+        batch: int,
+        expires: float = 30.0,
+        heartbeat: float = 5.0,
+    ) -> None:
+        # nats-py keeps the connection and API prefix of a JetStream context private; its own
+        # pull subscriptions are built from the same two.
+        self._nc: Client = js._nc
+        self._next = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._request = json.dumps(
+            {
+                "batch": 2 * batch,
+                "expires": int(expires * 1e9),
+                "idle_heartbeat": int(heartbeat * 1e9),
+            }
+        ).encode()
+        self._size = 2 * batch
+        self._heartbeat = heartbeat
+        self._ready: deque[Msg] = deque()
+        self._arrived = asyncio.Event()
+        self._remaining = 0  # messages the open request may still bring
+        self._heard = 0.0  # when the server last sent anything for it
+        self._gone = False
+        self._inbox = ""
+        self._sub: NatsSubscription | None = None
+
+    async def start(self) -> None:
+        """Subscribe to the inbox the server delivers to."""
+        self._inbox = self._nc.new_inbox()
+        # The requests bound what is in flight to twice a batch: far below the inbox's limits.
+        self._sub = await self._nc.subscribe(self._inbox, cb=self._received)
+
+    async def stop(self) -> None:
+        """Stop receiving. Messages taken but not acked are delivered again after ack wait."""
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+    async def take(self, limit: int, timeout: float) -> list[Msg]:
+        """Up to ``limit`` messages: whatever has arrived, or else the first to come within
+        ``timeout`` (an empty list when none did)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._gone:
+                self._gone = False
+                self._remaining = 0
+                raise ConsumerGone(self._next)
+            await self._keep_requested()
+            if self._ready:
+                return [self._ready.popleft() for _ in range(min(limit, len(self._ready)))]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                return []
+
+    async def _keep_requested(self) -> None:
+        """Send a new pull request when the open one is used up, ended or silent."""
+        if self._remaining > 0 and time.monotonic() - self._heard < 3 * self._heartbeat:
+            return
+        self._remaining = self._size
+        self._heard = time.monotonic()
+        await self._nc.publish(self._next, self._request, reply=self._inbox)
+
+    async def _received(self, msg: Msg) -> None:
+        self._heard = time.monotonic()
+        status = msg.headers.get(STATUS) if msg.headers else None
+        if status is None:
+            self._ready.append(msg)
+            self._remaining -= 1
+            if self._remaining <= 0:
+                # Used up: ask for more now, so that the next messages are on their way
+                # while the consumer works through these.
+                await self._keep_requested()
+        elif status == "100":
+            return  # an idle heartbeat: the request is still open
+        elif status == "503":
+            self._gone = True  # no responders: the consumer is not there
+        else:
+            # 408: the request expired; 409: it was cut short (the consumer was deleted, or
+            # leadership moved). Either way it is over: the next take sends a new one.
+            self._remaining = 0
+            if status == "409" and "deleted" in (msg.headers or {}).get("Description", "").lower():
+                self._gone = True
+        self._arrived.set()

@@ -1,0 +1,83 @@
+"""The consumer's open pull request, against a real server: a restart, a deleted consumer
+and a quiet stream neither lose events nor leave them waiting for the ack timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from ideabank_infra.outbox import enqueue
+from ideabank_infra.pull import PullFeed
+from ideabank_infra.testing import eventually
+
+from tests.infra.harness import Harness
+from tests.infra.test_delivery import make_event
+
+#: The consumers here wait 30 s before the server redelivers an unacked event: every event
+#: below must arrive well within that, so none of them came by a redelivery.
+PROMPTLY = 5.0
+
+
+async def publish(harness: Harness, n: int) -> str:
+    event = make_event(harness.tenant, n)
+    async with harness.db.transaction() as conn:
+        await enqueue(conn, [event])
+    await harness.relay().publish_pending()
+    return event.id
+
+
+async def test_a_restarted_consumer_gets_what_came_while_it_was_away(harness: Harness) -> None:
+    name = f"r{uuid.uuid4().hex[:8]}"
+    first = await harness.start_consumer(name)
+    one = await publish(harness, 1)
+    await eventually(lambda: harness.applied_count(one), timeout=PROMPTLY)
+    await first.stop()
+    harness.brokers.remove(first)
+
+    # The stopped consumer's pull request may still be open on the server: what is published
+    # now must not vanish into it, but reach the next consumer at once.
+    away = [await publish(harness, n) for n in range(2, 7)]
+    started = time.monotonic()
+    await harness.start_consumer(name)
+    for event_id in away:
+        await eventually(lambda e=event_id: harness.applied_count(e), timeout=PROMPTLY)
+    assert time.monotonic() - started < PROMPTLY
+    assert await harness.applied_count() == 6
+
+
+async def test_a_deleted_consumer_is_declared_again_and_goes_on(harness: Harness) -> None:
+    name = f"d{uuid.uuid4().hex[:8]}"
+    await harness.start_consumer(name)
+    one = await publish(harness, 1)
+    await eventually(lambda: harness.applied_count(one), timeout=PROMPTLY)
+    await harness.js.delete_consumer("IDEAS", name)
+    two = await publish(harness, 2)
+    await eventually(lambda: harness.applied_count(two), timeout=10)
+    assert await harness.applied_count() == 2
+
+
+async def test_an_expired_request_is_renewed(harness: Harness) -> None:
+    """A pull request that expires on a quiet stream is followed by a new one while the
+    consumer waits, so an event published after two expiries still arrives at once."""
+    from ideabank_infra.consumer import EventConsumers, Subscription
+
+    name = f"e{uuid.uuid4().hex[:8]}"
+    sub = Subscription(name=name, subjects=[f"ideas.v1.{harness.tenant}.>"], handlers={})
+    await harness.js.add_consumer(
+        "IDEAS", EventConsumers(harness.db, harness.js).consumer_config(sub)
+    )
+    feed = PullFeed(harness.js, "IDEAS", name, batch=10, expires=0.5, heartbeat=0.2)
+    await feed.start()
+    try:
+        waiting = asyncio.create_task(feed.take(10, timeout=PROMPTLY))
+        await asyncio.sleep(1.2)
+        assert not waiting.done()
+        event_id = await publish(harness, 1)
+        published = time.monotonic()
+        msgs = await waiting
+        assert time.monotonic() - published < 1.0
+        assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [event_id]
+        await msgs[0].ack()
+    finally:
+        await feed.stop()
