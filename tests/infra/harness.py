@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ideabank_contracts import CloudEvent
 from ideabank_infra.consumer import EventConsumers, Subscription
 from ideabank_infra.db import Database
-from ideabank_infra.outbox import OutboxRelay
+from ideabank_infra.outbox import OutboxRelay, enqueue
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
@@ -64,6 +64,12 @@ class Harness:
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(self.db, self.js, batch_size=500)
+
+    async def publish(self, *events: CloudEvent) -> None:
+        """Write events to the outbox in one transaction, then publish them."""
+        async with self.db.transaction() as conn:
+            await enqueue(conn, list(events))
+        await self.relay().publish_pending()
 
     async def record(self, conn: AsyncConnection, event: CloudEvent) -> None:
         remaining = self.fail_times.get(event.id, 0)

@@ -107,9 +107,7 @@ async def test_failing_handler_is_redelivered_then_dead_lettered_and_replayed(
     flaky, poison, good = (make_event(harness.tenant, i) for i in range(3))
     harness.fail_times[flaky.id] = 2  # fails twice, succeeds on the third delivery
     harness.fail_times[poison.id] = 99  # fails every time
-    async with harness.db.transaction() as conn:
-        await enqueue(conn, [flaky, poison, good])
-    await harness.relay().publish_pending()
+    await harness.publish(flaky, poison, good)
 
     await eventually(lambda: harness.applied_count(flaky.id))
     assert await harness.applied_count(good.id) == 1

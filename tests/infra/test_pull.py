@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 
-from ideabank_infra.outbox import enqueue
 from ideabank_infra.pull import PullFeed
 from ideabank_infra.testing import eventually
 
@@ -21,9 +20,7 @@ PROMPTLY = 5.0
 
 async def publish(harness: Harness, n: int) -> str:
     event = make_event(harness.tenant, n)
-    async with harness.db.transaction() as conn:
-        await enqueue(conn, [event])
-    await harness.relay().publish_pending()
+    await harness.publish(event)
     return event.id
 
 

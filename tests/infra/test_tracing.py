@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from ideabank_contracts import CloudEvent
-from ideabank_infra.outbox import enqueue
 from ideabank_infra.telemetry import memory_exporter, setup_tracing
 from ideabank_infra.testing import eventually
 from opentelemetry import trace
@@ -20,9 +19,7 @@ async def publish_in_a_trace(harness: Harness) -> tuple[CloudEvent, int]:
     event = make_event(harness.tenant)
     with trace.get_tracer("test").start_as_current_span("POST /v1/ideas") as span:
         trace_id = span.get_span_context().trace_id
-        async with harness.db.transaction() as conn:
-            await enqueue(conn, [event])
-    await harness.relay().publish_pending()
+        await harness.publish(event)
     return event, trace_id
 
 

@@ -261,12 +261,7 @@ class EventConsumers:
             metrics.EVENTS_APPLIED.labels(sub.name, event.type).inc()
 
     def _span(self, sub: Subscription, msg: Msg, event: CloudEvent) -> Any:
-        return tracer.start_as_current_span(
-            f"consume {event.type}",
-            context=extract_context(msg.headers),
-            kind=trace.SpanKind.CONSUMER,
-            attributes=_span_attributes(sub, msg, event),
-        )
+        return trace.use_span(_event_span(sub, msg, event), end_on_exit=True)
 
     @contextlib.contextmanager
     def _batch_spans(self, sub: Subscription, items: list[tuple[Msg, CloudEvent]]) -> Any:
@@ -287,16 +282,7 @@ class EventConsumers:
             attributes={"messaging.batch.message_count": len(items)},
         ) as batch:
             batch_link = [trace.Link(batch.get_span_context())]
-            spans = [
-                tracer.start_span(
-                    f"consume {event.type}",
-                    context=extract_context(msg.headers),
-                    kind=trace.SpanKind.CONSUMER,
-                    links=batch_link,
-                    attributes=_span_attributes(sub, msg, event),
-                )
-                for msg, event in items
-            ]
+            spans = [_event_span(sub, msg, event, batch_link) for msg, event in items]
             for span in spans:
                 if span.get_span_context().is_valid:
                     batch.add_link(span.get_span_context())
@@ -382,14 +368,23 @@ class EventConsumers:
         await msg.ack()
 
 
-def _span_attributes(sub: Subscription, msg: Msg, event: CloudEvent) -> dict[str, str]:
-    return {
-        "messaging.system": "nats",
-        "messaging.destination.name": msg.subject,
-        "messaging.message.id": event.id,
-        "messaging.consumer.group.name": sub.name,
-        "ideabank.tenant": event.tenant,
-    }
+def _event_span(
+    sub: Subscription, msg: Msg, event: CloudEvent, links: Sequence[trace.Link] = ()
+) -> trace.Span:
+    """The span of consuming one event, in the trace the event was published in."""
+    return tracer.start_span(
+        f"consume {event.type}",
+        context=extract_context(msg.headers),
+        kind=trace.SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.destination.name": msg.subject,
+            "messaging.message.id": event.id,
+            "messaging.consumer.group.name": sub.name,
+            "ideabank.tenant": event.tenant,
+        },
+    )
 
 
 def _current_exception() -> BaseException | None:

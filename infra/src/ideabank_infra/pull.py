@@ -10,8 +10,8 @@ about 13 µs a message, acks included.
 While a request waits, the server sends an idle heartbeat every ``heartbeat`` seconds; when
 neither a message nor a heartbeat has come for three of them (the connection was lost, the
 server restarted), the request is taken as gone and a new one sent. A consumer that no longer
-exists answers ``503``; :meth:`PullFeed.take` then raises :class:`ConsumerGone` so that the
-caller declares it again.
+exists answers ``503`` (or ``409`` as it is deleted); :meth:`PullFeed.take` then raises
+:class:`ConsumerGone` so that the caller declares it again.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import JetStreamContext
 
 STATUS = "Status"
-PENDING_MESSAGES = "Nats-Pending-Messages"
 
 
 class ConsumerGone(Exception):
@@ -111,7 +110,8 @@ class PullFeed:
 
     async def _received(self, msg: Msg) -> None:
         self._heard = time.monotonic()
-        status = msg.headers.get(STATUS) if msg.headers else None
+        headers = msg.headers or {}
+        status = headers.get(STATUS)
         if status is None:
             self._ready.append(msg)
             self._remaining -= 1
@@ -127,6 +127,6 @@ class PullFeed:
             # 408: the request expired; 409: it was cut short (the consumer was deleted, or
             # leadership moved). Either way it is over: the next take sends a new one.
             self._remaining = 0
-            if status == "409" and "deleted" in (msg.headers or {}).get("Description", "").lower():
+            if status == "409" and "deleted" in headers.get("Description", "").lower():
                 self._gone = True
         self._arrived.set()
