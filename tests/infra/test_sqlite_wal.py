@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ideabank_contracts import new_event
 from ideabank_contracts.events.idea import IdeaWithdrawn
-from ideabank_infra.app import freeze_startup_heap
+from ideabank_infra.app import YOUNG_GENERATION_THRESHOLD, freeze_startup_heap
 from ideabank_infra.db import Database
 from ideabank_infra.messaging import connect, ensure_streams
 from ideabank_infra.outbox import OutboxRelay, enqueue
@@ -228,6 +228,7 @@ def test_the_startup_heap_is_frozen_once_per_process() -> None:
     freeze_startup_heap()
     frozen = gc.get_freeze_count()
     assert frozen > 0
+    assert gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD
     garbage = [[i] for i in range(1000)]
     freeze_startup_heap()  # a second service in the same process leaves it as it is
     assert gc.get_freeze_count() == frozen

@@ -153,17 +153,29 @@ async def _connect_with_retry(url: str, name: str, attempts: int = 60) -> NATS:
     raise RuntimeError(f"cannot reach NATS at {url}: {last}")
 
 
+#: Allocations (less deallocations) of container objects between two collections of the
+#: youngest generation; CPython's default is 700. A request or a batch of events makes and
+#: drops thousands of short-lived dicts, tuples and models, so at 700 the collector runs
+#: several times a request and walks objects that would have been freed a moment later.
+#: At 20,000 it runs every few requests, each pass well under a millisecond, and the whole
+#: platform uses about 5 % less CPU per submitted idea (``bench.pipeline``).
+YOUNG_GENERATION_THRESHOLD = 20_000
+
+
 def freeze_startup_heap() -> None:
     """Keep what start-up built (modules, classes, routes, schemas) out of garbage collection.
 
     A full collection walks every object of the process; with the start-up heap it took
     about 100 ms here, a stall of every request in flight, a few times a minute under load.
     Frozen objects are never walked again (nor freed, which start-up objects never are).
-    Once per process: the first service to start in it does it.
+    Once per process: the first service to start in it does it, and sets the youngest
+    generation's threshold (:data:`YOUNG_GENERATION_THRESHOLD`); the older two keep theirs.
     """
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(YOUNG_GENERATION_THRESHOLD, older, oldest)
 
 
 async def get_runtime(request: Request) -> Runtime:
