@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from ideabank_infra import db as db_module
-from ideabank_infra.db import Database, dialect_insert, insert_rows
+from ideabank_infra.db import Database, dialect_insert, insert_new_keys, insert_rows
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -106,5 +106,58 @@ async def test_rows_written_by_hand_read_back_as_sqlalchemys_do(db_url: str) -> 
         assert [r[0] for r in after] == [i + 1000 for i in range(42)]
         assert {str(r[2]) for r in after} == {"['changed']"}
         assert [r[1:2] + r[3:] for r in after[:40]] == [r[1:2] + r[3:] for r in theirs]
+    finally:
+        await db.dispose()
+
+
+marks = Table(
+    "marks",
+    metadata,
+    Column("owner", String(20), primary_key=True),
+    Column("key", String(40), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+async def test_new_keys_are_inserted_once_and_told_apart_from_known_ones(db_url: str) -> None:
+    db = Database(db_url)
+    await db.create_all(metadata)
+    at = datetime(2026, 3, 14, 9, 30, 15, 123456, tzinfo=UTC)
+    try:
+        async with db.transaction() as conn:
+            first = await insert_new_keys(
+                conn, marks, "key", ["a", "b'; --", "å"], {"owner": "x", "at": at}
+            )
+            # Known keys, and a key twice in one call, come back once or not at all.
+            second = await insert_new_keys(
+                conn, marks, "key", ["a", "c", "c"], {"owner": "x", "at": at}
+            )
+            # The fixed columns are part of the primary key: another owner's "a" is new.
+            other = await insert_new_keys(conn, marks, "key", ["a"], {"owner": "y", "at": at})
+            assert await insert_new_keys(conn, marks, "key", [], {"owner": "x", "at": at}) == set()
+        assert first == {"a", "b'; --", "å"}
+        assert second == {"c"}
+        assert other == {"a"}
+        async with db.engine.connect() as conn:
+            stored = (await conn.execute(select(marks).order_by(marks.c.owner, marks.c.key))).all()
+        assert [(r.owner, r.key) for r in stored] == [
+            ("x", "a"),
+            ("x", "b'; --"),
+            ("x", "c"),
+            ("x", "å"),
+            ("y", "a"),
+        ]
+        assert {r.at.replace(tzinfo=UTC) for r in stored} == {at}
+        # A failed transaction keeps none of its keys: they are new again.
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                assert await insert_new_keys(
+                    conn, marks, "key", ["d"], {"owner": "x", "at": at}
+                ) == {"d"}
+                raise RuntimeError("rolled back")
+        async with db.transaction() as conn:
+            assert await insert_new_keys(
+                conn, marks, "key", ["d", "a"], {"owner": "x", "at": at}
+            ) == {"d"}
     finally:
         await db.dispose()

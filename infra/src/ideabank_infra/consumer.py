@@ -42,7 +42,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_infra import metrics
-from ideabank_infra.db import Database
+from ideabank_infra.db import Database, insert_new_keys
 from ideabank_infra.pull import ConsumerGone, PullFeed
 from ideabank_infra.tables import inbox
 from ideabank_infra.telemetry import extract_context, spans_recorded
@@ -224,17 +224,14 @@ class EventConsumers:
         self, sub: Subscription, conn: AsyncConnection, items: list[tuple[Msg, CloudEvent]]
     ) -> None:
         """The fast path: one inbox look-up and one inbox insert for the whole batch."""
-        # One statement finds the new events and records them: the rows that come back
-        # were inserted, the others were handled before (or appear twice in this batch).
-        now = datetime.now(UTC)
-        rows = {e.id: {"consumer": sub.name, "event_id": e.id, "handled_at": now} for _, e in items}
-        inserted = set(
-            (
-                await conn.execute(
-                    self.db.insert_ignore(inbox).returning(inbox.c.event_id),
-                    list(rows.values()),
-                )
-            ).scalars()
+        # One statement finds the new events and records them: the ids that come back were
+        # inserted, the others were handled before (or appear twice in this batch).
+        inserted = await insert_new_keys(
+            conn,
+            inbox,
+            "event_id",
+            [e.id for _, e in items],
+            {"consumer": sub.name, "handled_at": datetime.now(UTC)},
         )
         fresh: list[tuple[Msg, CloudEvent]] = []
         for msg, event in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -15,8 +16,21 @@ from functools import cache, partial
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
-from sqlalchemy import MetaData, Table, event, insert, make_url, text
+from sqlalchemy import (
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -177,6 +191,48 @@ def insert_ignore_statement(dialect: str, table: Any, keys: tuple[str, ...] | No
     ``.returning()`` make new ones.)"""
     return dialect_insert(dialect, table).on_conflict_do_nothing(
         index_elements=None if keys is None else list(keys)
+    )
+
+
+async def insert_new_keys(
+    conn: AsyncConnection,
+    table: Table,
+    key: str,
+    values: Sequence[str],
+    fixed: Mapping[str, Any],
+) -> set[str]:
+    """Insert a row for each of ``values`` in column ``key`` (its other columns ``fixed``),
+    skipping keys already there; the values that were inserted.
+
+    One statement whatever the number of values, and atomic: of two transactions inserting
+    the same key at once, only one gets it back. The values travel as one parameter (a JSON
+    array that SQLite's ``json_each`` unpacks, an array that PostgreSQL's ``unnest`` does),
+    so a batch of a few hundred costs about what one row does to bind, where an INSERT of
+    many VALUES rows bound each of their values through SQLAlchemy.
+    """
+    if not values:
+        return set()
+    statement = _new_keys_statement(conn.dialect.name, table, key, tuple(fixed))
+    keys: Any = list(values) if conn.dialect.name == "postgresql" else json.dumps(list(values))
+    result = await conn.execute(statement, {**fixed, "new_keys": keys})
+    return set(result.scalars())
+
+
+@cache
+def _new_keys_statement(dialect: str, table: Table, key: str, fixed: tuple[str, ...]) -> Any:
+    binds = [bindparam(name, type_=table.c[name].type) for name in fixed]
+    if dialect == "postgresql":
+        keys = func.unnest(bindparam("new_keys", type_=ARRAY(table.c[key].type)))
+        source = select(*binds, keys)
+    else:
+        keys = func.json_each(bindparam("new_keys", type_=String())).table_valued("value")
+        # A WHERE clause, or SQLite would read the ON CONFLICT below as the join's ON.
+        source = select(*binds, keys.c.value).where(true())
+    return (
+        dialect_insert(dialect, table)
+        .from_select([*fixed, key], source)
+        .on_conflict_do_nothing()
+        .returning(table.c[key])
     )
 
 
