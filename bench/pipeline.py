@@ -24,8 +24,10 @@ reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
    each figure is within one poll interval and one KPI read). The generator is Python, in a
    process of its own (so that its sending and the polling never wait for each other), and
    opens its keep-alive connections before its clock starts, as a proxy in front of intake
-   keeps its own open; it shares the two cores with what it measures and prints what it
-   offered.
+   keeps its own open; it shares the two cores with what it measures (about 40 µs of CPU
+   a request, see ``OpenLoop``) and prints what it offered. An idea's latency counts from
+   when its request was due, so a generator or a connection that falls behind is measured
+   too.
 
 On PostgreSQL the databases are analyzed between the closed-loop load and the latency phases,
 as autovacuum would soon do (see ``analyze``). Every phase is bounded by time and count; the
@@ -49,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 import uuid
 from pathlib import Path
 from typing import Any
@@ -220,63 +223,115 @@ async def closed_loop(
     return ok / (time.perf_counter() - started), ok
 
 
-class RawHttp:
-    """A lean HTTP/1.1 client over keep-alive connections, for open-loop load.
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection of :class:`OpenLoop`: a request at a time, its answer
+    parsed as it arrives (status line, ``Content-Length``, body) straight from the buffer."""
 
-    httpx costs a few milliseconds of CPU a request, in the same two cores as the
-    platform under test; at a few hundred requests a second its own queueing would be
-    measured as the platform's latency. This one only writes a request and reads the
-    status line, the headers and a Content-Length body.
+    def __init__(self, owner: OpenLoop) -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.sent = 0.0  # when its request went out
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end].lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        status = int(self.buffer[9:12])
+        self.buffer = self.buffer[end + 4 + length :]
+        self.owner.answered(self, status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.lost(self, exc)
+
+
+class OpenLoop:
+    """Requests sent at a fixed rate over keep-alive connections, whatever the answers do.
+
+    The load generator shares the two cores with the platform it measures, so it is built
+    to cost little: every request is encoded before the clock starts, a timer tick sends all
+    that are due, and answers are parsed in the connections' ``data_received`` (no task, no
+    stream reader a request). A request that finds every connection busy waits for the
+    next one free, and its latency counts from when it was due to go.
     """
 
     def __init__(self, url: str, connections: int) -> None:
         parts = httpx.URL(url)
         self.host, self.port = parts.host, parts.port or 80
-        self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
-        self.free = asyncio.Queue()
-        self.opened = 0
-        self.limit = connections
+        self.size = connections
+        self.free: collections.deque[_Connection] = collections.deque()
+        self.waiting: collections.deque[tuple[bytes, float]] = collections.deque()
+        self.sent_at: list[float] = []
+        self.done_at: list[float] = []
+        self.failed: collections.Counter[str] = collections.Counter()
+        self.outstanding = 0
+        self.alive = 0
+        self.all_sent = False  # set once the last request is handed to send()
+        self.finished = asyncio.Event()
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.free.empty() and self.opened < self.limit:
-            self.opened += 1
-            return await asyncio.open_connection(self.host, self.port)
-        return await self.free.get()
-
-    async def open_all(self) -> None:
+    async def open(self) -> None:
         """Open every connection now, ahead of the requests."""
-        while self.opened < self.limit:
-            self.opened += 1
-            self.free.put_nowait(await asyncio.open_connection(self.host, self.port))
+        loop = asyncio.get_running_loop()
+        for _ in range(self.size):
+            _, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port)
+            self.free.append(conn)
+            self.alive += 1
 
-    async def post(self, path: str, payload: bytes, token: str) -> int:
-        """POST ``payload`` as JSON; the status code."""
-        reader, writer = await self._connection()
-        try:
-            writer.write(
-                f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                + payload
-            )
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-        except BaseException:
-            writer.close()
-            self.opened -= 1
-            raise
-        self.free.put_nowait((reader, writer))
-        return status
+    def send(self, request: bytes, due: float) -> None:
+        self.outstanding += 1
+        if self.free:
+            self._write(self.free.popleft(), request, due)
+        else:
+            self.waiting.append((request, due))
 
-    async def close(self) -> None:
-        while not self.free.empty():
-            _, writer = self.free.get_nowait()
-            writer.close()
+    def _write(self, conn: _Connection, request: bytes, due: float) -> None:
+        assert conn.transport is not None
+        conn.sent = due
+        conn.transport.write(request)
+
+    def answered(self, conn: _Connection, status: int) -> None:
+        if status < 300:
+            self.sent_at.append(conn.sent)
+            self.done_at.append(time.perf_counter())
+        else:
+            self.failed[str(status)] += 1
+        self._settled()
+        if self.waiting:
+            self._write(conn, *self.waiting.popleft())
+        else:
+            self.free.append(conn)
+
+    def lost(self, conn: _Connection, exc: Exception | None) -> None:
+        self.alive -= 1
+        if conn in self.free:
+            self.free.remove(conn)
+        elif conn.sent:
+            self.failed[type(exc).__name__ if exc else "connection closed"] += 1
+            self._settled()
+        if self.alive == 0 and self.waiting:  # nothing left to send them on
+            self.failed["no connection left"] += len(self.waiting)
+            self.outstanding -= len(self.waiting)
+            self.waiting.clear()
+            self._settled(0)
+
+    def _settled(self, count: int = 1) -> None:
+        self.outstanding -= count
+        if self.all_sent and self.outstanding == 0:
+            self.finished.set()
+
+    def close(self) -> None:
+        for conn in self.free:
+            if conn.transport is not None:
+                conn.transport.close()
 
 
 async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
@@ -289,6 +344,8 @@ async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> 
 
 #: Keep-alive connections of the open-loop generator, opened before its clock starts.
 OPEN_LOOP_CONNECTIONS = 200
+#: The open-loop generator's timer: each tick sends every request that has come due.
+TICK_SECONDS = 0.001
 
 
 async def open_loop(
@@ -298,40 +355,44 @@ async def open_loop(
     first (as a proxy in front of intake keeps its own open); each accepted idea's request
     and answer times (``time.perf_counter``, the system's monotonic clock), the rate the
     requests went out at, and what was not accepted."""
-    client = RawHttp(url, connections)
-    await client.open_all()
-    sent_at: list[float] = []
-    done_at: list[float] = []
-    failed: collections.Counter[str] = collections.Counter()
-    payloads = [json.dumps(body(i, unit)).encode() for i in range(n)]
-
-    async def submit(payload: bytes) -> None:
-        t0 = time.perf_counter()
-        try:
-            status = await client.post("/v1/ideas", payload, token)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
-            failed[type(exc).__name__] += 1  # reported, not retried
-            return
-        if status < 300:
-            sent_at.append(t0)
-            done_at.append(time.perf_counter())
-        else:
-            failed[str(status)] += 1
-
-    tasks = []
+    client = OpenLoop(url, connections)
+    await client.open()
+    host = f"{client.host}:{client.port}"
+    requests = []
+    for i in range(n):
+        payload = json.dumps(body(i, unit)).encode()
+        requests.append(
+            f"POST /v1/ideas HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
     t_start = time.perf_counter()
+    sent = 0
+    offered = rate
     try:
-        for i, payload in enumerate(payloads):
-            delay = t_start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(submit(payload)))
+        while sent < n:
+            now = time.perf_counter()
+            due = min(n, int((now - t_start) * rate) + 1)
+            for k in range(sent, due):
+                client.send(requests[k], t_start + k / rate)
+            sent = due
+            await asyncio.sleep(TICK_SECONDS)
         # The rate the requests went out at (the generator may fall behind its aim).
         offered = n / max(time.perf_counter() - t_start, 1e-9) if n > 1 else rate
-        await asyncio.gather(*tasks)
+        client.all_sent = True
+        if client.outstanding:
+            await asyncio.wait_for(client.finished.wait(), timeout=120)
+    except TimeoutError:
+        client.failed["no answer within 120 s"] += client.outstanding
     finally:
-        await client.close()
-    return {"sent_at": sent_at, "done_at": done_at, "offered": offered, "failed": failed}
+        client.close()
+    return {
+        "sent_at": client.sent_at,
+        "done_at": client.done_at,
+        "offered": offered,
+        "failed": client.failed,
+    }
 
 
 async def latency_at(
