@@ -255,3 +255,28 @@ async def test_summed_cells_give_totals_and_each_breakdown_in_order(db: Database
         values = sorted({getattr(x, dim) or "" for x in facts})
         assert [row[dim] for row in by[dim]] == values
         assert sum(row["submitted"] for row in by[dim]) == len(facts)
+
+
+async def test_saved_facts_load_back_as_they_were_whatever_columns_they_fill(db: Database) -> None:
+    """Facts are written in groups of the same filled columns: a column emptied since the
+    last save is stored empty, and every fact reads back equal, new or replaced."""
+    rng = random.Random(5)
+    facts = {("t1", f"i{n}"): _random_fact(rng, "t1", f"i{n}") for n in range(60)}
+    async with db.transaction() as conn:
+        await store.save_facts(conn, facts.values())
+    later = {
+        key: dataclasses.replace(
+            fact,
+            title=None if n % 2 else "Ny titel",
+            benefit_money=None,
+            screened_at=fact.submitted_at if n % 3 else None,
+        )
+        for n, (key, fact) in enumerate(facts.items())
+        if n % 4
+    }
+    fresh = {("t1", f"j{n}"): IdeaFact(tenant="t1", idea_id=f"j{n}") for n in range(3)}
+    async with db.transaction() as conn:
+        await store.save_facts(conn, [*later.values(), *fresh.values()])
+        loaded = await store.load_facts(conn, [*facts, *fresh])
+    assert loaded == {**facts, **later, **fresh}
+    assert {f.benefit_money for k, f in loaded.items() if k in later} == {None}
