@@ -222,8 +222,7 @@ async def insert_new_keys(
 def _new_keys_statement(dialect: str, table: Table, key: str, fixed: tuple[str, ...]) -> Any:
     binds = [bindparam(name, type_=table.c[name].type) for name in fixed]
     if dialect == "postgresql":
-        keys = func.unnest(bindparam("new_keys", type_=ARRAY(table.c[key].type)))
-        source = select(*binds, keys)
+        source = select(*binds, func.unnest(bindparam("new_keys", type_=ARRAY(table.c[key].type))))
     else:
         keys = func.json_each(bindparam("new_keys", type_=String())).table_valued("value")
         # A WHERE clause, or SQLite would read the ON CONFLICT below as the join's ON.
