@@ -213,9 +213,17 @@ async def insert_new_keys(
     if not values:
         return set()
     statement = _new_keys_statement(conn.dialect.name, table, key, tuple(fixed))
-    keys: Any = list(values) if conn.dialect.name == "postgresql" else json.dumps(list(values))
-    result = await conn.execute(statement, {**fixed, "new_keys": keys})
+    result = await conn.execute(
+        statement, {**fixed, "new_keys": value_list(conn.dialect.name, values)}
+    )
     return set(result.scalars())
+
+
+def value_list(dialect: str, values: Sequence[str]) -> Any:
+    """``values`` as one bound parameter: an array on PostgreSQL (for ``unnest`` or
+    ``= ANY``), a JSON array on SQLite (for ``json_each``). One statement text serves any
+    number of values, where an expanding IN list is rendered and prepared anew for each."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
 @cache

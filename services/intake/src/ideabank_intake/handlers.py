@@ -4,7 +4,6 @@ its events (outbox) and its audit rows together, so nothing is ever half-written
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import uuid
 from collections import Counter
@@ -18,7 +17,7 @@ from ideabank_contracts.events import idea as ev
 from ideabank_contracts.events import tenancy as tev
 from ideabank_contracts.events.deviations import DeviationRegistered
 from ideabank_infra.consumer import DeadLetter
-from ideabank_infra.db import insert_rows
+from ideabank_infra.db import insert_rows, value_list
 from ideabank_infra.outbox import enqueue
 from ideabank_infra.problems import Problem, conflict, forbidden, invalid, not_found
 from ideabank_infra.tables import audit_log
@@ -582,8 +581,7 @@ async def count_postings(
     for chunk in _chunks(words):
         params = {
             "tenant": tenant,
-            # SQLite takes the words as one JSON array, PostgreSQL as an array.
-            "words": list(chunk) if postgres else json.dumps(list(chunk)),
+            "words": value_list(conn.dialect.name, chunk),
             "cap": DUPLICATE_MAX_POSTINGS + 1,
         }
         for row in await conn.execute(_COUNT_POSTINGS[postgres], params):
