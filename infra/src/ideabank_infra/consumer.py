@@ -96,6 +96,7 @@ class EventConsumers:
         redelivery_delay: float = 2.0,
         ack_wait: float = 30.0,
         fetch_timeout: float = 5.0,
+        stop_timeout: float = 10.0,
     ) -> None:
         self.db = db
         self.js = js
@@ -104,6 +105,8 @@ class EventConsumers:
         self.redelivery_delay = redelivery_delay
         self.ack_wait = ack_wait
         self.fetch_timeout = fetch_timeout
+        #: How long :meth:`stop` waits for the batches in hand before cancelling them.
+        self.stop_timeout = stop_timeout
         self.subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
@@ -154,9 +157,20 @@ class EventConsumers:
                 await task
         self._tasks.clear()
         # A batch being applied runs on (shielded) until acked; wait for it before the
-        # caller closes the connection underneath it.
+        # caller closes the connection underneath it, but not for ever: a batch stuck (on a
+        # lock, say) is cancelled, rolls back, and its events, never acked, come again.
         if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            _, stuck = await asyncio.wait(set(self._inflight), timeout=self.stop_timeout)
+            if stuck:
+                log.warning(
+                    "%d batch(es) still being applied %.0f s after stopping began: cancelled;"
+                    " their events will be delivered again",
+                    len(stuck),
+                    self.stop_timeout,
+                )
+                for batch in stuck:
+                    batch.cancel()
+                await asyncio.wait(stuck, timeout=self.stop_timeout)
         # Messages that arrived after the last batch are not taken; they are not acked, so the
         # server delivers them again to whoever pulls next.
         for feed in self._feeds:
