@@ -8,11 +8,15 @@ provides them instead. Loaded for every test run through ``-p ideabank_infra.tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -107,6 +111,42 @@ def _docker_reachable() -> bool:
 
 def _use_testcontainers() -> bool:
     return os.environ.get("IDEABANK_TESTCONTAINERS") == "1" and _docker_reachable()
+
+
+#: Seconds before pytest-timeout's limit at which a test still running has its asyncio
+#: tasks printed (see :func:`_tasks_shown_before_the_timeout`).
+TASKS_SHOWN_BEFORE_TIMEOUT = 20.0
+
+
+@pytest.fixture(autouse=True)
+def _tasks_shown_before_the_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that hangs is stopped by pytest-timeout with the main thread's stack, which for
+    an async test is the event loop waiting: it says nothing of what waits. Shortly before
+    the limit this prints where every unfinished asyncio task is suspended (to stderr,
+    shown with the failure)."""
+    try:
+        limit = float(request.config.getini("timeout") or 0)
+    except (ValueError, KeyError):
+        limit = 0.0
+    if limit <= TASKS_SHOWN_BEFORE_TIMEOUT:
+        yield
+        return
+    timer = threading.Timer(limit - TASKS_SHOWN_BEFORE_TIMEOUT, _print_tasks, [request.node.nodeid])
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _print_tasks(test: str) -> None:
+    # From a thread of its own, as the loop may be stuck: a racy look, good enough to read.
+    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    print(f"\n{test} is still running; its {len(tasks)} unfinished tasks:", file=sys.stderr)
+    for task in tasks:
+        with contextlib.suppress(Exception):
+            task.print_stack(limit=12, file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
