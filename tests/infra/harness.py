@@ -7,9 +7,10 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ideabank_contracts import CloudEvent
-from ideabank_infra.consumer import EventConsumers, Subscription
+from ideabank_infra.consumer import BatchHandler, EventConsumers, Subscription
 from ideabank_infra.db import Database
 from ideabank_infra.outbox import OutboxRelay, enqueue
 from nats.aio.client import Client as NATS
@@ -78,15 +79,28 @@ class Harness:
             raise RuntimeError(f"handler refused {event.id}")
         await conn.execute(applied.insert().values(event_id=event.id))
 
-    async def start_consumer(self, name: str, max_deliveries: int = 3) -> EventConsumers:
+    async def start_consumer(
+        self,
+        name: str,
+        max_deliveries: int = 3,
+        *,
+        batch_handler: BatchHandler | None = None,
+        **options: Any,
+    ) -> EventConsumers:
+        """A started consumer of this tenant's events: each recorded by :meth:`record`, or
+        all given to ``batch_handler``; ``options`` go to :class:`EventConsumers`."""
         consumers = EventConsumers(
-            self.db, self.js, max_deliveries=max_deliveries, redelivery_delay=0.05
+            self.db,
+            self.js,
+            max_deliveries=max_deliveries,
+            **{"redelivery_delay": 0.05, **options},
         )
         consumers.add(
             Subscription(
                 name=name,
                 subjects=[f"ideas.v1.{self.tenant}.>"],
-                handlers={"*": self.record},
+                handlers={} if batch_handler else {"*": self.record},
+                batch_handler=batch_handler,
             )
         )
         await consumers.start()

@@ -83,8 +83,6 @@ async def test_an_expired_request_is_renewed(harness: Harness) -> None:
 async def test_stopping_cancels_a_stuck_batch_whose_events_come_again(harness: Harness) -> None:
     """Stopping waits for the batch in hand, but not for ever: a batch stuck past the stop
     timeout is cancelled (rolled back, not acked) and its event reaches the next consumer."""
-    from ideabank_infra.consumer import EventConsumers, Subscription
-
     name = f"s{uuid.uuid4().hex[:8]}"
     entered, cancelled = asyncio.Event(), asyncio.Event()
 
@@ -96,16 +94,9 @@ async def test_stopping_cancels_a_stuck_batch_whose_events_come_again(harness: H
             cancelled.set()
             raise
 
-    consumers = EventConsumers(harness.db, harness.js, ack_wait=1.0, stop_timeout=0.3)
-    consumers.add(
-        Subscription(
-            name=name,
-            subjects=[f"ideas.v1.{harness.tenant}.>"],
-            handlers={},
-            batch_handler=stuck,
-        )
+    consumers = await harness.start_consumer(
+        name, batch_handler=stuck, ack_wait=1.0, stop_timeout=0.3
     )
-    await consumers.start()
     one = await publish(harness, 1)
     await asyncio.wait_for(entered.wait(), timeout=PROMPTLY)
     started = time.monotonic()
@@ -113,12 +104,5 @@ async def test_stopping_cancels_a_stuck_batch_whose_events_come_again(harness: H
     assert time.monotonic() - started < 2.0
     assert cancelled.is_set()
     # Never acked: the server delivers it again (after the 1 s ack wait) to the next one.
-    again = EventConsumers(harness.db, harness.js, ack_wait=1.0)
-    again.add(
-        Subscription(
-            name=name, subjects=[f"ideas.v1.{harness.tenant}.>"], handlers={"*": harness.record}
-        )
-    )
-    await again.start()
-    harness.brokers.append(again)
+    await harness.start_consumer(name, ack_wait=1.0)
     await eventually(lambda: harness.applied_count(one), timeout=PROMPTLY)

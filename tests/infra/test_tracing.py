@@ -75,7 +75,6 @@ async def test_a_batch_consumes_each_event_in_its_own_trace_when_spans_are_recor
     those (and parsing each message's trace headers for them) are skipped."""
     import pytest
     from ideabank_infra import telemetry
-    from ideabank_infra.consumer import EventConsumers, Subscription
 
     setup_tracing("test", "memory")
     exporter = memory_exporter()
@@ -92,17 +91,7 @@ async def test_a_batch_consumes_each_event_in_its_own_trace_when_spans_are_recor
         seen.extend(e.id for e in events)
 
     name = f"b{uuid.uuid4().hex[:8]}"
-    consumers = EventConsumers(harness.db, harness.js)
-    consumers.add(
-        Subscription(
-            name=name,
-            subjects=[f"ideas.v1.{harness.tenant}.>"],
-            handlers={},
-            batch_handler=on_batch,
-        )
-    )
-    await consumers.start()
-    harness.brokers.append(consumers)
+    await harness.start_consumer(name, batch_handler=on_batch)
     event, trace_id = await publish_in_a_trace(harness)
     await eventually(lambda: event.id in seen)
     spans = exporter.get_finished_spans()

@@ -240,13 +240,7 @@ class EventConsumers:
         """The fast path: one inbox look-up and one inbox insert for the whole batch."""
         # One statement finds the new events and records them: the ids that come back were
         # inserted, the others were handled before (or appear twice in this batch).
-        inserted = await insert_new_keys(
-            conn,
-            inbox,
-            "event_id",
-            [e.id for _, e in items],
-            {"consumer": sub.name, "handled_at": datetime.now(UTC)},
-        )
+        inserted = await _first_seen(conn, sub, [e.id for _, e in items])
         fresh: list[tuple[Msg, CloudEvent]] = []
         for msg, event in items:
             if event.id not in inserted:
@@ -313,12 +307,7 @@ class EventConsumers:
     ) -> None:
         """The one-by-one path, used when a batch failed: one event, one transaction."""
         with self._span(sub, msg, event):
-            result = await conn.execute(
-                self.db.insert_ignore(inbox).values(
-                    consumer=sub.name, event_id=event.id, handled_at=datetime.now(UTC)
-                )
-            )
-            if result.rowcount == 0:
+            if not await _first_seen(conn, sub, [event.id]):
                 metrics.EVENTS_DUPLICATE.labels(sub.name).inc()
                 return
             if sub.batch_handler is not None:
@@ -377,6 +366,13 @@ class EventConsumers:
         await self.js.publish(dead_letter_subject(sub.name, msg.subject), msg.data, headers=headers)
         metrics.EVENTS_DEAD_LETTERED.labels(sub.name).inc()
         await msg.ack()
+
+
+async def _first_seen(conn: AsyncConnection, sub: Subscription, ids: list[str]) -> set[str]:
+    """Record ``ids`` in the inbox as handled by ``sub``: those not handled before."""
+    return await insert_new_keys(
+        conn, inbox, "event_id", ids, {"consumer": sub.name, "handled_at": datetime.now(UTC)}
+    )
 
 
 def _event_span(
