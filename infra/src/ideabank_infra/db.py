@@ -12,7 +12,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cache, partial
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -243,9 +245,33 @@ def _new_keys_statement(dialect: str, table: Table, key: str, fixed: tuple[str, 
     )
 
 
-#: Per statement, dialect and key set: the INSERT's text and each value's bind processor,
-#: in the statement's order (None: that INSERT is left to SQLAlchemy, see ``insert_rows``).
-_Compiled = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None
+@dataclass(frozen=True)
+class _CompiledInsert:
+    """An INSERT's text, and how a row (a mapping) becomes its tuple of parameters."""
+
+    sql: str
+    #: The row's values in the statement's order, as a tuple.
+    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    #: Positions whose value goes through a bind processor (dates, JSON), and the processor.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's parameters, bound as SQLAlchemy would bind them."""
+        values = self.values
+        if not self.processed:
+            return [values(r) for r in rows]
+        out: list[tuple[Any, ...]] = []
+        for r in rows:
+            row = list(values(r))
+            for i, process in self.processed:
+                row[i] = process(row[i])
+            out.append(tuple(row))
+        return out
+
+
+#: Per statement, dialect and key set: the compiled INSERT (None: that INSERT is left to
+#: SQLAlchemy, see ``insert_rows``).
+_Compiled = _CompiledInsert | None
 _INSERTS: dict[tuple[Any, str, tuple[str, ...]], _Compiled] = {}
 _INSERTS_KEPT = 1024
 
@@ -280,11 +306,7 @@ async def insert_rows(
     if compiled is None:
         await conn.execute(insert(into) if isinstance(into, Table) else into, list(rows))
         return
-    sql, order = compiled
-    await conn.exec_driver_sql(
-        sql,
-        [tuple(r[k] if p is None else p(r[k]) for k, p in order) for r in rows],
-    )
+    await conn.exec_driver_sql(compiled.sql, compiled.parameters(rows))
 
 
 def _compile_insert(into: Table | Insert, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
@@ -295,10 +317,15 @@ def _compile_insert(into: Table | Insert, dialect: Dialect, keys: tuple[str, ...
     if names is None or sorted(names) != sorted(keys):
         return None
     binds = compiled.binds
-    order = tuple(
-        (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+    processors = [binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    # itemgetter of one key gives the value itself, of several a tuple.
+    get = itemgetter(*names)
+    values = get if len(names) > 1 else lambda row: (get(row),)
+    return _CompiledInsert(
+        compiled.string,
+        values,
+        tuple((i, p) for i, p in enumerate(processors) if p is not None),
     )
-    return compiled.string, order
 
 
 class GroupCommit(Generic[ItemT, ResultT]):
