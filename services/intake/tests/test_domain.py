@@ -115,6 +115,25 @@ def test_tokens_normalise_words() -> None:
     assert len(similarity.tokens(many)) == similarity.MAX_TOKENS
 
 
+@pytest.mark.parametrize(
+    ("word", "stemmed"),
+    [
+        ("parkeringarna", "parkering"),  # "arna", not the shorter "na"
+        ("cyklarna", "cykl"),
+        ("skolan", "skolan"),  # no ending listed: unchanged
+        ("bussar", "buss"),
+        ("tåget", "tåget"),  # stripping "et" would leave three letters
+        ("hemmet", "hemm"),
+        ("ningar", "ning"),  # all of it is an ending; the shorter "ar" leaves four letters
+        ("tryggheten", "trygg"),
+        ("tryggheterna", "trygghet"),  # "erna" is longer than "heter"'s match would be
+        ("idé", "idé"),
+    ],
+)
+def test_stem_strips_the_longest_ending_that_leaves_four_letters(word: str, stemmed: str) -> None:
+    assert similarity.stem(word) == stemmed
+
+
 def test_best_matches_scores_and_orders() -> None:
     assert similarity.jaccard(2, 4, 4) == pytest.approx(2 / 6)
     assert similarity.jaccard(0, 0, 0) == 0.0

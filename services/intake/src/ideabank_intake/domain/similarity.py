@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ENDINGS = (
+    "erna arna orna ande ende heten heter ningen ningar ning ade are en et na ar er or ing ed es s"
+).split()
 _STOP = frozenset(
     """
     och att det som för med den har inte till ett jag kan man var ska vid på av är en om
@@ -24,25 +28,27 @@ _STOP = frozenset(
     og ikke til det som med har kan skal vil eller
     """.split()
 )
-# Longest first, so "arna" is stripped before "na".
-_SUFFIXES = tuple(
-    sorted(
-        "erna arna orna ande ende heten heter ningen ningar ning ade are en et na ar er or "
-        "ing ed es s".split(),
-        key=len,
-        reverse=True,
-    )
-)
+# The endings by length; longer ones are tried first, so "arna" is stripped before "na".
+_SUFFIXES: dict[int, frozenset[str]] = {
+    n: frozenset(w for w in _ENDINGS if len(w) == n) for n in sorted({len(w) for w in _ENDINGS})
+}
+_SUFFIX_LENGTHS = sorted(_SUFFIXES, reverse=True)
 MIN_LEN = 3
 #: Words a text contributes at most; keeps the token table and the query small.
 MAX_TOKENS = 200
 
 
+@lru_cache(maxsize=8192)
 def stem(word: str) -> str:
-    """Strip one common inflection ending, keeping at least four letters."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
+    """Strip one common inflection ending, keeping at least four letters.
+
+    The same few words come back in idea after idea; each is stemmed once (up to the
+    cache's size), and an ending is looked up by its length, not tried one by one.
+    """
+    size = len(word)
+    for n in _SUFFIX_LENGTHS:
+        if size - n >= 4 and word[-n:] in _SUFFIXES[n]:
+            return word[:-n]
     return word
 
 
@@ -52,8 +58,7 @@ def tokens(*texts: str | None) -> frozenset[str]:
     for text in texts:
         if not text:
             continue
-        for match in _WORD.finditer(text.lower()):
-            word = match.group()
+        for word in _WORD.findall(text.lower()):
             if len(word) < MIN_LEN or word in _STOP:
                 continue
             out.add(stem(word))
