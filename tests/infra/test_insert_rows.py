@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import StatementError
 
 metadata = MetaData()
@@ -159,5 +160,39 @@ async def test_new_keys_are_inserted_once_and_told_apart_from_known_ones(db_url:
             assert await insert_new_keys(
                 conn, marks, "key", ["d", "a"], {"owner": "x", "at": at}
             ) == {"d"}
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 3, 14, 9, 30, 15, 123456, tzinfo=UTC),
+        datetime(2026, 3, 14, 9, 30, 15, tzinfo=timezone(timedelta(hours=2))),  # offset left out
+        datetime(1, 1, 1),  # no microseconds, naive, the smallest year
+        datetime(9999, 12, 31, 23, 59, 59, 999999),
+        date(2026, 1, 31),  # a date alone: SQLAlchemy's own way
+        None,
+    ],
+)
+def test_sqlite_dates_are_bound_to_the_text_sqlalchemy_binds(value: Any) -> None:
+    dialect = sqlite.dialect()
+    theirs = sqlite.DATETIME(timezone=True).bind_processor(dialect)
+    ours = db_module.SqliteDateTime(timezone=True).bind_processor(dialect)
+    assert theirs is not None and ours is not None
+    assert ours(value) == theirs(value)
+
+
+async def test_a_sqlite_database_binds_its_dates_the_faster_way(tmp_path: Any) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'dates.db'}")
+    await db.create_all(metadata)
+    try:
+        for engine in (db.engine, db.read_engine):
+            impl = things.c.at.type.dialect_impl(engine.sync_engine.dialect)
+            assert isinstance(impl, db_module.SqliteDateTime)
+        async with db.transaction() as conn:
+            await conn.execute(insert(things), rows("dt-", 2))
+        stored = (await read(db, "dt-"))[1][4]
+        assert stored == rows("dt-", 2)[1]["at"].replace(tzinfo=None)
     finally:
         await db.dispose()

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, partial
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
 from sqlalchemy import (
+    DateTime,
     MetaData,
     String,
     Table,
@@ -49,6 +51,39 @@ ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
 
+class SqliteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME, with a faster way to the same stored text.
+
+    SQLAlchemy formats each date bound for SQLite through a dictionary of its seven fields,
+    about a microsecond a value; a service binds several for every event it handles. The
+    text is the same (``2026-01-31 09:15:00.000250``, the offset left out as SQLAlchemy
+    leaves it out), so stored dates compare and read back as before.
+    """
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        general = super().bind_processor(dialect)
+        if self._storage_format != sqlite.DATETIME._storage_format or general is None:
+            return general  # a format of its own: SQLAlchemy's way
+
+        def process(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return _SQLITE_DATETIME % (
+                    value.year,
+                    value.month,
+                    value.day,
+                    value.hour,
+                    value.minute,
+                    value.second,
+                    value.microsecond,
+                )
+            return general(value)
+
+        return process
+
+
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 class Database:
     """An async engine plus the few helpers every store needs."""
 
@@ -73,6 +108,10 @@ class Database:
         self.read_engine: AsyncEngine = (
             create_async_engine(url, echo=echo) if self.inline else self.engine
         )
+        if self.is_sqlite:
+            for engine in {self.engine, self.read_engine}:
+                dialect = engine.sync_engine.dialect
+                dialect.colspecs = {**dialect.colspecs, DateTime: SqliteDateTime}
         self.after_commit: list[Callable[[], None]] = []
         #: Called after a transaction that wrote events to the outbox has committed. Most
         #: of a consumer's transactions write none, and the relay need not look for them.
