@@ -1,14 +1,19 @@
-"""The consumer's open pull request, against a real server: a restart, a deleted consumer
-and a quiet stream neither lose events nor leave them waiting for the ack timeout."""
+"""The consumer's open pull request, against a real server: a restarted consumer or server, a
+deleted consumer and a quiet stream neither lose events nor leave them waiting for the ack
+timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
+import nats
 from ideabank_infra.pull import PullFeed
-from ideabank_infra.testing import eventually
+from ideabank_infra.testing import NatsServer, eventually
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, StreamConfig
 
 from tests.infra.harness import Harness
 from tests.infra.test_delivery import make_event
@@ -106,3 +111,46 @@ async def test_stopping_cancels_a_stuck_batch_whose_events_come_again(harness: H
     # Never acked: the server delivers it again (after the 1 s ack wait) to the next one.
     await harness.start_consumer(name, ack_wait=1.0)
     await eventually(lambda: harness.applied_count(one), timeout=PROMPTLY)
+
+
+async def test_a_request_the_server_forgot_is_sent_again(tmp_path: Path) -> None:
+    """A server that died and came back no longer knows the open pull request, and neither
+    answers nor ends it: after three heartbeats of silence the feed sends a new one, so an
+    event published after the restart arrives within seconds instead of never."""
+    server = NatsServer(tmp_path / "nats").start()
+    nc = await nats.connect(server.url, reconnect_time_wait=0.1, max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="QUIET", subjects=["quiet.>"]))
+        await js.add_consumer("QUIET", ConsumerConfig(durable_name="q", ack_policy="explicit"))
+        feed = PullFeed(js, "QUIET", "q", batch=10, expires=30.0, heartbeat=0.2)
+        await feed.start()
+        try:
+            assert await feed.take(10, timeout=0.3) == []  # a request is open on the server
+            # Killed, not stopped: a server shutting down ends its pull requests (409), one
+            # that dies, or a connection that is cut, says nothing.
+            assert server.proc is not None
+            server.proc.kill()
+            server.proc.wait()
+            server.start()  # same port and store: the stream and the consumer, not the request
+            await eventually(lambda: nc.is_connected, timeout=PROMPTLY)
+
+            async def published_once() -> bool:
+                try:  # JetStream answers once it has recovered the stream
+                    await js.publish("quiet.one", b"1", timeout=0.5, headers={"Nats-Msg-Id": "1"})
+                except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+                    return False
+                return True
+
+            await eventually(published_once, timeout=PROMPTLY)
+            published = time.monotonic()
+            got: list[Msg] = []
+            while not got and time.monotonic() - published < PROMPTLY:
+                got = await feed.take(10, timeout=0.5)
+            assert [m.data for m in got] == [b"1"]
+            await got[0].ack()
+        finally:
+            await feed.stop()
+    finally:
+        await nc.close()
+        server.stop()
