@@ -71,7 +71,7 @@ async def test_rows_written_by_hand_read_back_as_sqlalchemys_do(db_url: str) -> 
         async with db.transaction() as conn:
             await conn.execute(insert(things), rows("sa-", 40))
             await insert_rows(conn, things, rows("ir-", 40))
-        assert (things, db.dialect, tuple(rows("x", 1)[0])) in db_module._INSERTS
+        assert (things, db.dialect, tuple(rows("x", 1)[0]), False) in db_module._INSERTS
         ours, theirs = await read(db, "ir-"), await read(db, "sa-")
         assert len(ours) == 40
         assert ours == theirs
@@ -102,7 +102,7 @@ async def test_rows_written_by_hand_read_back_as_sqlalchemys_do(db_url: str) -> 
             r["tags"] = ["changed"]
         async with db.transaction() as conn:
             await insert_rows(conn, upsert, again)
-        assert (upsert, db.dialect, tuple(again[0])) in db_module._INSERTS
+        assert (upsert, db.dialect, tuple(again[0]), False) in db_module._INSERTS
         after = await read(db, "ir-")
         assert [r[0] for r in after] == [i + 1000 for i in range(42)]
         assert {str(r[2]) for r in after} == {"['changed']"}
@@ -194,5 +194,58 @@ async def test_a_sqlite_database_binds_its_dates_the_faster_way(tmp_path: Any) -
             await conn.execute(insert(things), rows("dt-", 2))
         stored = (await read(db, "dt-"))[1][4]
         assert stored == rows("dt-", 2)[1]["at"].replace(tzinfo=None)
+    finally:
+        await db.dispose()
+
+
+async def test_postgresql_inserts_a_batch_in_one_execution(postgres_url: str) -> None:
+    """On PostgreSQL a plain INSERT, and one that skips conflicts, take one array per
+    column; an upsert (which may meet a key twice in a batch) goes row by row unless its
+    caller says the keys are distinct."""
+    db = Database(postgres_url)
+    await db.create_all(metadata)
+    try:
+        skip = dialect_insert(db.dialect, marks).on_conflict_do_nothing()
+        stmt = dialect_insert(db.dialect, marks)
+        update = stmt.on_conflict_do_update(
+            index_elements=["owner", "key"], set_={"at": stmt.excluded.at}
+        )
+        at = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+        later = at + timedelta(days=1)
+        async with db.transaction() as conn:
+            await insert_rows(conn, marks, [{"owner": "o", "key": "a", "at": at}])
+            # "a" is known and "b" comes twice: each is there once afterwards.
+            await insert_rows(
+                conn, skip, [{"owner": "o", "key": k, "at": later} for k in ("a", "b", "b")]
+            )
+            await insert_rows(
+                conn, update, [{"owner": "o", "key": "c", "at": t} for t in (at, later)]
+            )
+            # Keys said to be distinct: one execution, updating "a" and inserting "d".
+            await insert_rows(
+                conn,
+                update,
+                [{"owner": "o", "key": k, "at": later} for k in ("a", "d")],
+                distinct=True,
+            )
+        keys = ("owner", "key", "at")
+        compiled = {
+            (into, distinct): db_module._INSERTS[(into, "postgresql", keys, distinct)]
+            for into, distinct in ((marks, False), (skip, False), (update, False), (update, True))
+        }
+        assert {k: c is not None and c.columnar for k, c in compiled.items()} == {
+            (marks, False): True,
+            (skip, False): True,
+            (update, False): False,
+            (update, True): True,
+        }
+        async with db.engine.connect() as conn:
+            stored = (await conn.execute(select(marks).order_by(marks.c.key))).all()
+        assert [(r.key, r.at) for r in stored] == [
+            ("a", later),
+            ("b", later),
+            ("c", later),
+            ("d", later),
+        ]
     finally:
         await db.dispose()

@@ -286,37 +286,47 @@ def _new_keys_statement(dialect: str, table: Table, key: str, fixed: tuple[str, 
 
 @dataclass(frozen=True)
 class _CompiledInsert:
-    """An INSERT's text, and how a row (a mapping) becomes its tuple of parameters."""
+    """An INSERT's text, and how rows (mappings) become its parameters."""
 
     sql: str
     #: The row's values in the statement's order, as a tuple.
     values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
     #: Positions whose value goes through a bind processor (dates, JSON), and the processor.
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: True: the statement takes one array per column (``unnest``), not a tuple per row.
+    columnar: bool = False
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """Each row's parameters, bound as SQLAlchemy would bind them."""
+        """The parameters of ``rows``, bound as SQLAlchemy would bind them: a tuple per
+        row, or for a columnar statement one tuple of a list per column."""
         values = self.values
-        if not self.processed:
-            return [values(r) for r in rows]
-        out: list[tuple[Any, ...]] = []
-        for r in rows:
-            row = list(values(r))
-            for i, process in self.processed:
-                row[i] = process(row[i])
-            out.append(tuple(row))
+        out: list[tuple[Any, ...]] = [values(r) for r in rows]
+        if self.processed:
+            processed = []
+            for row in out:
+                bound = list(row)
+                for i, process in self.processed:
+                    bound[i] = process(bound[i])
+                processed.append(tuple(bound))
+            out = processed
+        if self.columnar:
+            return [tuple(list(column) for column in zip(*out, strict=True))]
         return out
 
 
-#: Per statement, dialect and key set: the compiled INSERT (None: that INSERT is left to
+#: Per statement, dialect, key set and ``distinct``: the compiled INSERT (None: that INSERT is left to
 #: SQLAlchemy, see ``insert_rows``).
 _Compiled = _CompiledInsert | None
-_INSERTS: dict[tuple[Any, str, tuple[str, ...]], _Compiled] = {}
+_INSERTS: dict[tuple[Any, str, tuple[str, ...], bool], _Compiled] = {}
 _INSERTS_KEPT = 1024
 
 
 async def insert_rows(
-    conn: AsyncConnection, into: Table | Insert, rows: Sequence[Mapping[str, Any]]
+    conn: AsyncConnection,
+    into: Table | Insert,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    distinct: bool = False,
 ) -> None:
     """``conn.execute(insert(table), rows)`` (or of an INSERT … ON CONFLICT), for the many
     rows of a hot path.
@@ -329,6 +339,10 @@ async def insert_rows(
     stores them). ``into`` is a table or a statement made once (kept by identity). Rows
     with differing keys, a column left to its default, and dialects with named parameters
     take SQLAlchemy's own path.
+
+    On PostgreSQL the rows travel as one array per column, in one execution (see
+    ``_unnest_form``); an upsert does so only when the caller says no two rows share the
+    conflict's key (``distinct``), for one statement may not update a row twice.
     """
     if not rows:
         return
@@ -336,11 +350,11 @@ async def insert_rows(
     first = rows[0].keys()
     compiled = None
     if all(r.keys() == first for r in rows):
-        cache_key = (into, conn.dialect.name, keys)
+        cache_key = (into, conn.dialect.name, keys, distinct)
         if cache_key not in _INSERTS:
             if len(_INSERTS) >= _INSERTS_KEPT:
                 _INSERTS.clear()
-            _INSERTS[cache_key] = _compile_insert(into, conn.dialect, keys)
+            _INSERTS[cache_key] = _compile_insert(into, conn.dialect, keys, distinct)
         compiled = _INSERTS[cache_key]
     if compiled is None:
         await conn.execute(insert(into) if isinstance(into, Table) else into, list(rows))
@@ -348,7 +362,9 @@ async def insert_rows(
     await conn.exec_driver_sql(compiled.sql, compiled.parameters(rows))
 
 
-def _compile_insert(into: Table | Insert, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+def _compile_insert(
+    into: Table | Insert, dialect: Dialect, keys: tuple[str, ...], distinct: bool
+) -> _Compiled:
     stmt = insert(into) if isinstance(into, Table) else into
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
     names = compiled.positiontup
@@ -360,11 +376,39 @@ def _compile_insert(into: Table | Insert, dialect: Dialect, keys: tuple[str, ...
     # itemgetter of one key gives the value itself, of several a tuple.
     get = itemgetter(*names)
     values = get if len(names) > 1 else lambda row: (get(row),)
-    return _CompiledInsert(
-        compiled.string,
-        values,
-        tuple((i, p) for i, p in enumerate(processors) if p is not None),
-    )
+    processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+    if dialect.name == "postgresql":
+        types = [binds[name].type.compile(dialect=dialect) for name in names]
+        columnar = _unnest_form(compiled.string, types, updates=distinct)
+        if columnar is not None:
+            return _CompiledInsert(columnar, values, processed, columnar=True)
+    return _CompiledInsert(compiled.string, values, processed)
+
+
+def _unnest_form(sql: str, types: list[str], *, updates: bool) -> str | None:
+    """``INSERT … VALUES ($1::T1, …)`` as ``INSERT … SELECT * FROM unnest($1::T1[], …)``.
+
+    PostgreSQL executes an executemany's statement once a row: planning aside, each row
+    pays the executor's start and end, about as much as inserting it. With one array per
+    column the whole batch is one execution. The rest of the statement (``ON CONFLICT``)
+    stays as it is. None for an upsert unless ``updates`` (its rows' keys are distinct),
+    or a text not of that shape: the rows go one by one.
+    """
+    head, sep, rest = sql.partition(" VALUES (")
+    ends = [rest.find(tail) for tail in (") ON CONFLICT", ") RETURNING")]
+    end = min([e for e in ends if e != -1], default=len(rest) - 1)
+    values = rest[:end]
+    if not sep or rest[end] != ")" or not values.startswith("$1::"):
+        return None
+    if " DO UPDATE " in rest[end:] and not updates:
+        # One statement may not update a row twice, where one execution a row may: a
+        # batch that upserts a key twice would fail. Upserts stay row by row.
+        return None
+    if values.count("$") != len(types):
+        return None
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
+    # Every piece is SQLAlchemy's compiled text of the statement and its column types.
+    return f"{head} SELECT * FROM unnest({arrays}){rest[end + 1 :]}"  # noqa: S608
 
 
 class GroupCommit(Generic[ItemT, ResultT]):

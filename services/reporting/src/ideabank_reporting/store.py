@@ -331,7 +331,10 @@ async def upsert(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
     """Insert ``rows``, replacing the non-key columns of rows whose key exists (one statement)."""
-    await insert_rows(conn, _upsert_statement(conn.dialect.name, table, tuple(keys)), rows)
+    # Rows of distinct keys (as they nearly always are) can go in one execution.
+    distinct = len({tuple(r[k] for k in keys) for r in rows}) == len(rows)
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys))
+    await insert_rows(conn, stmt, rows, distinct=distinct)
 
 
 async def insert_new(
