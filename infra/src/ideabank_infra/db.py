@@ -314,8 +314,8 @@ class _CompiledInsert:
         return out
 
 
-#: Per statement, dialect, key set and ``distinct``: the compiled INSERT (None: that INSERT is left to
-#: SQLAlchemy, see ``insert_rows``).
+#: Per statement, dialect, key set and ``distinct``: the compiled INSERT (None: that INSERT
+#: is left to SQLAlchemy, see ``insert_rows``).
 _Compiled = _CompiledInsert | None
 _INSERTS: dict[tuple[Any, str, tuple[str, ...], bool], _Compiled] = {}
 _INSERTS_KEPT = 1024
