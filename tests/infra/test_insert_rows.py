@@ -22,7 +22,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 metadata = MetaData()
 things = Table(
@@ -247,5 +247,21 @@ async def test_postgresql_inserts_a_batch_in_one_execution(postgres_url: str) ->
             ("c", later),
             ("d", later),
         ]
+    finally:
+        await db.dispose()
+
+
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(postgres_url: str) -> None:
+    """PostgreSQL cuts a string cast to ``VARCHAR(n)``; the arrays are cast as the values
+    of one row are, so the column's own length refuses it (SQLite keeps any length)."""
+    db = Database(postgres_url)
+    await db.create_all(metadata)
+    try:
+        row = {"owner": "o" * 21, "key": "k", "at": datetime(2026, 3, 14, tzinfo=UTC)}
+        with pytest.raises(DBAPIError, match="too long"):
+            async with db.transaction() as conn:
+                await insert_rows(conn, marks, [row])
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(select(marks).where(marks.c.key == "k"))).all() == []
     finally:
         await db.dispose()

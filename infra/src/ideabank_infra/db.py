@@ -378,36 +378,39 @@ def _compile_insert(
     values = get if len(names) > 1 else lambda row: (get(row),)
     processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     if dialect.name == "postgresql":
-        types = [binds[name].type.compile(dialect=dialect) for name in names]
-        columnar = _unnest_form(compiled.string, types, updates=distinct)
+        columnar = _unnest_form(compiled.string, len(names), updates=distinct)
         if columnar is not None:
             return _CompiledInsert(columnar, values, processed, columnar=True)
     return _CompiledInsert(compiled.string, values, processed)
 
 
-def _unnest_form(sql: str, types: list[str], *, updates: bool) -> str | None:
+def _unnest_form(sql: str, count: int, *, updates: bool) -> str | None:
     """``INSERT … VALUES ($1::T1, …)`` as ``INSERT … SELECT * FROM unnest($1::T1[], …)``.
 
     PostgreSQL executes an executemany's statement once a row: planning aside, each row
     pays the executor's start and end, about as much as inserting it. With one array per
-    column the whole batch is one execution. The rest of the statement (``ON CONFLICT``)
-    stays as it is. None for an upsert unless ``updates`` (its rows' keys are distinct),
-    or a text not of that shape: the rows go one by one.
+    column the whole batch is one execution. Each array is cast to the type its values were
+    cast to (so a string too long for its column is refused, as before, not cut), and the
+    rest of the statement (``ON CONFLICT``) stays as it is. None for an upsert unless
+    ``updates`` (its rows' keys are distinct), or a text not of that shape: the rows go one
+    by one.
     """
     head, sep, rest = sql.partition(" VALUES (")
     ends = [rest.find(tail) for tail in (") ON CONFLICT", ") RETURNING")]
     end = min([e for e in ends if e != -1], default=len(rest) - 1)
-    values = rest[:end]
-    if not sep or rest[end] != ")" or not values.startswith("$1::"):
+    if not sep or rest[end] != ")":
+        return None
+    # "$1::VARCHAR, $2::NUMERIC(12, 2), …": a "$" starts each placeholder and nothing else.
+    casts = ["$" + p for p in rest[:end].split("$")[1:]]
+    casts = [c.removesuffix(", ") for c in casts]
+    if [c.split("::", 1)[0] for c in casts] != [f"${i}" for i in range(1, count + 1)]:
         return None
     if " DO UPDATE " in rest[end:] and not updates:
         # One statement may not update a row twice, where one execution a row may: a
         # batch that upserts a key twice would fail. Upserts stay row by row.
         return None
-    if values.count("$") != len(types):
-        return None
-    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
-    # Every piece is SQLAlchemy's compiled text of the statement and its column types.
+    arrays = ", ".join(f"{c}[]" for c in casts)
+    # Every piece is SQLAlchemy's compiled text of the statement.
     return f"{head} SELECT * FROM unnest({arrays}){rest[end + 1 :]}"  # noqa: S608
 
 
