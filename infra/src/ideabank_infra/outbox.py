@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ideabank_infra import metrics
 from ideabank_infra.clock import event_clock
 from ideabank_infra.db import EVENTS_WRITTEN, Database, insert_rows
+from ideabank_infra.publish import Publisher
 from ideabank_infra.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class OutboxRelay:
     ) -> None:
         self.db = db
         self.js = js
+        # nats-py keeps a JetStream context's connection private (see ideabank_infra.pull).
+        self.publisher = Publisher(js._nc)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
@@ -145,6 +148,7 @@ class OutboxRelay:
                 await asyncio.wait_for(self._task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
+        await self.publisher.close()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -213,10 +217,8 @@ class OutboxRelay:
                 await trans.rollback()
                 await conn.close()
                 return None
-            futures = [
-                await self.js.publish_async(row.subject, row.payload, headers=dict(row.headers))
-                for row in rows
-            ]
+            publish = self.publisher.publish
+            futures = [await publish(row.subject, row.payload, row.headers) for row in rows]
             return _Batch(conn, rows, futures, time.perf_counter())
         except BaseException:
             await conn.close()
