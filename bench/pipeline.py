@@ -20,23 +20,23 @@ reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
    Phases 1 and 2 alternate for ``--rounds`` rounds: the machine's speed drifts by a tenth or
    more within minutes, so the ratio is taken within each round (best to best) and the
    median of the rounds printed, with each round's;
-3. latency: an open-loop generator submitting at half the ceiling (the target's rate),
-   then at half the sustained rate (each the median of the rounds' best), for ``--seconds`` each, while a poller reads
-   ``GET /v1/kpis`` every 50 ms; an idea's submit-to-visible latency is from its request to
-   the end of the first poll whose ``submitted`` count includes it (in commit order, so
-   each figure is within one poll interval and one KPI read). The generator is Python, in a
-   process of its own (so that its sending and the polling never wait for each other), and
-   opens its keep-alive connections before its clock starts, as a proxy in front of intake
-   keeps its own open; it shares the two cores with what it measures (about 40 µs of CPU
-   a request, see ``OpenLoop``) and prints what it offered. An idea's latency counts from
-   when its request was due, so a generator or a connection that falls behind is measured
-   too.
+3. latency: an open-loop generator submitting at half the ceiling (the target's rate), then
+   at half the sustained rate (each the median of the rounds' best), for ``--seconds`` each,
+   while a poller reads ``GET /v1/kpis`` every 50 ms; an idea's submit-to-visible latency is
+   from its request to the end of the first poll whose ``submitted`` count includes it (in
+   commit order, so each figure is within one poll interval and one KPI read). The generator
+   is Python, in a process of its own (so that its sending and the polling never wait for
+   each other), and opens its keep-alive connections before its clock starts, as a proxy in
+   front of intake keeps its own open; it shares the two cores with what it measures (about
+   40 µs of CPU a request, see ``OpenLoop``) and prints what it offered. An idea's latency
+   counts from when its request was due, so a generator or a connection that falls behind is
+   measured too.
 
-Before the first phase, each side gets a warm-up load (the ceiling ``WARM_UP_SECONDS``, intake
-``--seconds`` at 200 connections), and on PostgreSQL the databases are then analyzed, as autovacuum does within a minute or two of a
-start; they are analyzed again between the closed-loop load and the latency phases (see
-``analyze`` and the warm-up in ``run``). Every phase is bounded by time and count; the
-benchmark prints what it got and never fails.
+Before the first phase, each side gets a warm-up load (the ceiling ``WARM_UP_SECONDS``,
+intake ``--seconds`` at 200 connections), and on PostgreSQL the databases are then analyzed,
+as autovacuum does within a minute or two of a start; they are analyzed again between the
+closed-loop load and the latency phases (see ``analyze`` and the warm-up in ``run``). Every
+phase is bounded by time and count; the benchmark prints what it got and never fails.
 """
 
 from __future__ import annotations
@@ -773,6 +773,8 @@ def main() -> None:
     )
     parser.add_argument("--generate", help=argparse.SUPPRESS)  # the open-loop generator's process
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if args.generate:
         uvloop.run(_generate(json.loads(args.generate)))
     else:
