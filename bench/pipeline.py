@@ -652,10 +652,14 @@ async def run(args: argparse.Namespace) -> None:
             if urls:
                 await analyze(list(urls.values()))
                 print("  PostgreSQL: ANALYZE after the load (autovacuum's work, done at once)")
-            rounds = range(args.rounds)
-            best_ceiling = [max(ceilings[n][r] for n in args.connections) for r in rounds]
-            best_accepted = [max(accepted_at[n][r] for n in args.connections) for r in rounds]
-            best_sustained = [max(sustained_at[n][r] for n in args.connections) for r in rounds]
+
+            def bests(values: dict[int, list[float]]) -> list[float]:
+                """Each round's best over the numbers of connections."""
+                return [max(values[n][r] for n in args.connections) for r in range(args.rounds)]
+
+            best_ceiling = bests(ceilings)
+            best_accepted = bests(accepted_at)
+            best_sustained = bests(sustained_at)
             ceiling_rate = statistics.median(best_ceiling)
             end_to_end = statistics.median(best_sustained)
             sustained_ratios = [s / c for s, c in zip(best_sustained, best_ceiling, strict=True)]
@@ -688,7 +692,7 @@ async def run(args: argparse.Namespace) -> None:
             # Each cell is the median of the rounds; "best" the median of each round's best.
             medians = {n: statistics.median(v) for n, v in values.items()}
             cells = "".join(f"{medians[n]:>9,.0f}" for n in args.connections)
-            best = statistics.median(max(values[n][r] for n in args.connections) for r in rounds)
+            best = statistics.median(bests(values))
             print(f"  {label:<44}{cells}{best:>7,.0f} {unit}")
 
         line("raw ceiling: plain FastAPI POST → JetStream", ceilings, "req/s")

@@ -113,7 +113,6 @@ class OutboxRelay:
         keep_published_seconds: float = 3600.0,
     ) -> None:
         self.db = db
-        self.js = js
         # nats-py keeps a JetStream context's connection private (see ideabank_infra.pull).
         self.publisher = Publisher(js._nc)
         self.batch_size = batch_size
