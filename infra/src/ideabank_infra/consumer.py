@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideabank_infra import metrics
 from ideabank_infra.db import Database, insert_new_keys
+from ideabank_infra.messaging import ack_all
 from ideabank_infra.pull import ConsumerGone, PullFeed
 from ideabank_infra.tables import inbox
 from ideabank_infra.telemetry import extract_context, spans_recorded
@@ -229,8 +230,7 @@ class EventConsumers:
                 else:
                     await msg.ack()
         else:
-            for msg, _ in parsed:
-                await msg.ack()
+            await ack_all([msg for msg, _ in parsed])
         if sub.after_batch is not None:
             await sub.after_batch()
 

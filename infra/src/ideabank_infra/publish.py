@@ -23,6 +23,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import APIError, NoStreamResponseError
 
+from ideabank_infra.messaging import subscribe_direct
+
 #: Futures never answered (a batch given up on) are dropped once this many are waiting.
 FORGET_AT = 20_000
 
@@ -50,7 +52,7 @@ class Publisher:
         """Send one message; the future of its acknowledgement."""
         if self._sub is None:
             self._prefix = self._nc.new_inbox() + "."
-            self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._answered)
+            self._sub = await subscribe_direct(self._nc, self._prefix + "*", self._answered)
         if len(self._waiting) >= self._forget_at:
             self._forget_settled()
         self._count += 1
@@ -76,7 +78,7 @@ class Publisher:
         self._waiting = {t: f for t, f in self._waiting.items() if not f.done()}
         self._forget_at = max(FORGET_AT, 2 * len(self._waiting))
 
-    async def _answered(self, msg: Msg) -> None:
+    def _answered(self, msg: Msg) -> None:
         future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
         if future is None or future.done():
             return

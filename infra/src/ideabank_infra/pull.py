@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 
@@ -26,7 +27,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js import JetStreamContext
 
-STATUS = "Status"
+from ideabank_infra.messaging import inline_status, subscribe_direct
+
+log = logging.getLogger(__name__)
 
 
 class ConsumerGone(Exception):
@@ -66,15 +69,18 @@ class PullFeed:
         self._gone = False
         self._inbox = ""
         self._sub: NatsSubscription | None = None
+        self._renewal: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Subscribe to the inbox the server delivers to."""
         self._inbox = self._nc.new_inbox()
         # The requests bound what is in flight to twice a batch: far below the inbox's limits.
-        self._sub = await self._nc.subscribe(self._inbox, cb=self._received)
+        self._sub = await subscribe_direct(self._nc, self._inbox, self._received)
 
     async def stop(self) -> None:
         """Stop receiving. Messages taken but not acked are delivered again after ack wait."""
+        if self._renewal is not None:
+            self._renewal.cancel()
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
@@ -108,17 +114,16 @@ class PullFeed:
         self._heard = time.monotonic()
         await self._nc.publish(self._next, self._request, reply=self._inbox)
 
-    async def _received(self, msg: Msg) -> None:
+    def _received(self, msg: Msg) -> None:
         self._heard = time.monotonic()
-        headers = msg.headers or {}
-        status = headers.get(STATUS)
+        status = inline_status(msg)
         if status is None:
             self._ready.append(msg)
             self._remaining -= 1
-            if self._remaining <= 0:
+            if self._remaining <= 0 and self._renewal is None:
                 # Used up: ask for more now, so that the next messages are on their way
                 # while the consumer works through these.
-                await self._keep_requested()
+                self._renewal = asyncio.get_running_loop().create_task(self._renew())
         elif status == "100":
             return  # an idle heartbeat: the request is still open
         elif status == "503":
@@ -127,6 +132,16 @@ class PullFeed:
             # 408: the request expired; 409: it was cut short (the consumer was deleted, or
             # leadership moved). Either way it is over: the next take sends a new one.
             self._remaining = 0
-            if status == "409" and "deleted" in headers.get("Description", "").lower():
+            description = (msg.headers or {}).get("Description", "")
+            if status == "409" and "deleted" in description.lower():
                 self._gone = True
         self._arrived.set()
+
+    async def _renew(self) -> None:
+        try:
+            await self._keep_requested()
+        except Exception as exc:
+            # The request counts as sent: three silent heartbeats from now, take sends another.
+            log.debug("renewing the pull request of %s failed: %r", self._next, exc)
+        finally:
+            self._renewal = None
