@@ -8,8 +8,11 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import nats
+import pytest
+from ideabank_infra.messaging import Connection
 from ideabank_infra.pull import PullFeed
 from ideabank_infra.testing import NatsServer, eventually
 from nats.aio.msg import Msg
@@ -113,12 +116,16 @@ async def test_stopping_cancels_a_stuck_batch_whose_events_come_again(harness: H
     await eventually(lambda: harness.applied_count(one), timeout=PROMPTLY)
 
 
-async def test_a_request_the_server_forgot_is_sent_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "plain client"])
+async def test_a_request_the_server_forgot_is_sent_again(tmp_path: Path, direct: bool) -> None:
     """A server that died and came back no longer knows the open pull request, and neither
     answers nor ends it: after three heartbeats of silence the feed sends a new one, so an
-    event published after the restart arrives within seconds instead of never."""
+    event published after the restart arrives within seconds instead of never. The same on
+    the platform's connection (direct subscriptions) and on nats-py's own client."""
     server = NatsServer(tmp_path / "nats").start()
-    nc = await nats.connect(server.url, reconnect_time_wait=0.1, max_reconnect_attempts=-1)
+    options: dict[str, Any] = {"reconnect_time_wait": 0.1, "max_reconnect_attempts": -1}
+    nc = Connection() if direct else nats.NATS()
+    await nc.connect(server.url, **options)
     try:
         js = nc.jetstream()
         await js.add_stream(StreamConfig(name="QUIET", subjects=["quiet.>"]))
