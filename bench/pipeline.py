@@ -80,8 +80,8 @@ from ideabank_infra.testing import (
 from nats.js.errors import BadRequestError
 
 YEAR = time.gmtime().tm_year
-#: Pause between two reads of the KPIs in the latency phase. Each read is a real KPI query,
-#: so polling much faster would load reporting more than the ideas do.
+#: Pause between two reads of the KPIs while waiting for ideas to show. Each read is a real
+#: KPI query, so polling much faster would load reporting more than the ideas do.
 POLL_SECONDS = 0.05
 #: Length of the ceiling's warm-up load (intake's lasts ``--seconds``; see ``run``).
 WARM_UP_SECONDS = 2.0
@@ -351,9 +351,8 @@ class CpuMeter:
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
-        self.used = dict.fromkeys(pids, 0.0)
-        self.items = 0
         self._at: dict[str, float] | None = None
+        self.reset()
 
     def reset(self) -> None:
         """Forget what was measured so far (the warm-up)."""
@@ -390,7 +389,7 @@ class CpuMeter:
             try:
                 proc = psutil.Process(pid)
                 tree = [proc, *proc.children(recursive=True)]
-                out[name] = sum(t.cpu_times().user + t.cpu_times().system for t in tree)
+                out[name] = sum(sum(t.cpu_times()[:2]) for t in tree)  # user + system
             except psutil.Error:
                 out[name] = 0.0
         return out
@@ -604,16 +603,16 @@ async def run(args: argparse.Namespace) -> None:
             )
         )
         ready.append(f"http://127.0.0.1:{ports['portal']}/readyz")
-    procs.append(
-        start_server("bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log")
+    ceiling_proc = start_server(
+        "bench.pipeline:ceiling_app", ports["ceiling"], common, tmp / "ceiling.log"
     )
+    procs.append(ceiling_proc)
     ready.append(f"http://127.0.0.1:{ports['ceiling']}/openapi.json")
     # Whose CPU is counted per idea (the portal takes no part in the load).
-    pids = {name: proc.pid for name, proc in zip(names, procs, strict=False)}
     assert nats.proc is not None
-    pids["nats-server"] = nats.proc.pid
-    platform_cpu = CpuMeter(pids)
-    ceiling_cpu = CpuMeter({"ceiling": procs[-1].pid, "nats-server": nats.proc.pid})
+    pids = {name: proc.pid for name, proc in zip(names, procs[: len(names)], strict=True)}
+    platform_cpu = CpuMeter({**pids, "nats-server": nats.proc.pid})
+    ceiling_cpu = CpuMeter({"ceiling": ceiling_proc.pid, "nats-server": nats.proc.pid})
     intake = f"http://127.0.0.1:{ports['intake']}"
     reporting = f"http://127.0.0.1:{ports['reporting']}"
     ceiling = f"http://127.0.0.1:{ports['ceiling']}"
@@ -665,7 +664,7 @@ async def run(args: argparse.Namespace) -> None:
                     args.seconds + 120
                 ):
                     seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(POLL_SECONDS)
                 platform_cpu.stop(seen - before)
                 return rate, accepted, seen - before, time.perf_counter() - started
 

@@ -17,6 +17,7 @@ from ideabank_infra.messaging import (
     inline_status,
     subscribe_direct,
 )
+from ideabank_infra.testing import eventually
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import MsgAlreadyAckdError
@@ -71,7 +72,7 @@ async def test_a_direct_subscription_gets_headers_statuses_and_bodies(nats_url: 
         await subscribe_direct(nc, inbox, got.append)
         await nc.publish("nobody.listens", b"", reply=inbox)
         await nc.flush()
-        await _until(lambda: len(got) == 3)
+        await eventually(lambda: len(got) == 3)
         one, two, no_responders = got
         assert isinstance(one, LazyHeadersMsg) and one.data == b"one"
         assert one.headers == {"ce-type": "t", "Nats-Msg-Id": "1"}
@@ -101,7 +102,7 @@ async def test_a_failing_receive_does_not_stop_the_connection(nats_url: str) -> 
         for body in (b"a", b"boom", b"b"):
             await nc.publish("direct.fail", body)
         await nc.flush()
-        await _until(lambda: got == [b"a", b"b"])
+        await eventually(lambda: got == [b"a", b"b"])
         assert nc.is_connected
     finally:
         await nc.close()
@@ -114,7 +115,7 @@ async def test_a_plain_client_gets_a_callback_subscription(nats_url: str) -> Non
         await subscribe_direct(nc, "direct.plain", got.append)
         await nc.publish("direct.plain", b"x", headers={"k": "v"})
         await nc.flush()
-        await _until(lambda: len(got) == 1)
+        await eventually(lambda: len(got) == 1)
         assert got[0].headers == {"k": "v"}
     finally:
         await nc.close()
@@ -148,11 +149,3 @@ async def test_ack_all_acks_every_message(nats_url: str, direct: bool) -> None:
             await sub.fetch(1, timeout=0.5)
     finally:
         await nc.close()
-
-
-async def _until(check: object, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

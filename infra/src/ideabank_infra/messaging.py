@@ -92,14 +92,8 @@ class Connection(NATS):
             )
             msg.raw_headers = headers[len(_PLAIN_HEADERS) :]
         else:  # none, or an inline status (a heartbeat, an expired pull request, no stream)
-            msg = self.msg_class(
-                subject=subject.decode(),
-                reply=reply.decode(),
-                data=data,
-                headers=await self._process_headers(headers),
-                _client=self,
-                _sid=sid,
-            )
+            hdr = await self._process_headers(headers)
+            msg = self._build_message(sid, subject, reply, data, hdr)
         try:
             receive(msg)
         except Exception:  # never let one message stop the reading loop

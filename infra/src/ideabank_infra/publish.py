@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import APIError, NoStreamResponseError
 
-from ideabank_infra.messaging import subscribe_direct
+from ideabank_infra.messaging import inline_status, subscribe_direct
 
 #: Futures never answered (a batch given up on) are dropped once this many are waiting.
 FORGET_AT = 20_000
@@ -82,7 +82,7 @@ class Publisher:
         future = self._waiting.pop(msg.subject[len(self._prefix) :], None)
         if future is None or future.done():
             return
-        if msg.headers and msg.headers.get("Status") == "503":
+        if inline_status(msg) == "503":
             future.set_exception(NoStreamResponseError())  # no stream takes the subject
             return
         try:
