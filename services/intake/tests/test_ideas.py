@@ -478,6 +478,69 @@ async def test_ideas_registered_in_one_group_see_the_ones_before_them(org, setti
     assert {i["id"] for i in listed.json()["items"]} == {first.idea["id"], second.idea["id"]}
 
 
+async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
+    """Long ideas, so that each has words beyond its rarest dozen, asked about together:
+    the shared words come partly from the rare words' postings (a query's own and
+    another's) and partly from looking the rest up. Every idea that shares one of a
+    query's rarest dozen words is found, with the score of a plain Jaccard comparison."""
+    import random
+    from collections import Counter
+
+    from ideabank_infra.db import Database
+    from ideabank_intake import handlers
+    from ideabank_intake.domain import similarity
+
+    rng = random.Random(6)
+    vocabulary = [a + b + c for a in "bdfgk" for b in "lmnrs" for c in "ptvxz"][:40]
+
+    def words() -> list[str]:
+        return rng.sample(vocabulary, 20)
+
+    now = datetime.now(UTC)
+    policy = handlers.DuplicatePolicy(threshold=0.0, limit=100)
+    stored: dict[str, frozenset[str]] = {}
+    db = Database(settings.resolved_database_url())
+    try:
+        for _ in range(4):
+            group = []
+            for _ in range(10):
+                w = words()
+                new = handlers.NewIdea(
+                    title=" ".join(w[:5]),
+                    description=" ".join(w[5:15]),
+                    problem=" ".join(w[15:]),
+                    category="test",
+                    channel="staff_portal",
+                    org_unit_id="norr",
+                    giver_id="giver",
+                )
+                group.append(handlers.Submission(org.tenant, new, now, policy))
+            async with db.transaction() as conn:
+                for s, done in zip(group, await handlers.submit_ideas(conn, group), strict=True):
+                    assert isinstance(done, handlers.Submitted)
+                    stored[done.idea["id"]] = similarity.tokens(
+                        s.new.title, s.new.description, s.new.problem
+                    )
+        queries = [(f"q{n}", similarity.tokens(" ".join(words())), policy) for n in range(6)]
+        assert all(len(q) == 20 for _, q, _ in queries)
+        async with db.transaction() as conn:
+            found = await handlers.find_duplicates(conn, tenant=org.tenant, queries=queries)
+    finally:
+        await db.dispose()
+    postings = Counter(t for theirs in stored.values() for t in theirs)
+    for (_, mine, _), got in zip(queries, found, strict=True):
+        rarest = set(sorted((t for t in mine if postings[t]), key=lambda t: (postings[t], t))[:12])
+        expected = sorted(
+            (
+                (i, round(similarity.jaccard(len(mine & theirs), len(mine), len(theirs)), 3))
+                for i, theirs in stored.items()
+                if rarest & theirs
+            ),
+            key=lambda hit: (-hit[1], hit[0]),
+        )
+        assert [(d["id"], d["score"]) for d in got] == expected
+
+
 async def test_word_counts_stop_at_the_rarity_cap(org, settings) -> None:
     """Whether a word is rare is all that matters, so its postings are counted up to the
     cap only: a full count read every posting of a common word, on every submission."""
