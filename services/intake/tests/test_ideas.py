@@ -485,6 +485,7 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
     query's rarest dozen words is found, with the score of a plain Jaccard comparison."""
     import random
     from collections import Counter
+    from dataclasses import replace
 
     from ideabank_infra.db import Database
     from ideabank_intake import handlers
@@ -521,14 +522,23 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
                     stored[done.idea["id"]] = similarity.tokens(
                         s.new.title, s.new.description, s.new.problem
                     )
-        queries = [(f"q{n}", similarity.tokens(" ".join(words())), policy) for n in range(6)]
-        assert all(len(q) == 20 for _, q, _ in queries)
+        asked = [similarity.tokens(" ".join(words())) for _ in range(6)]
+        assert all(len(q) == 20 for q in asked)
+        # A threshold none can miss, then the usual one: candidates that cannot reach it
+        # are dropped before their other words are looked up.
+        queries = [
+            (f"q{n}", mine, replace(policy, threshold=threshold))
+            for threshold in (0.0, 0.3)
+            for n, mine in enumerate(asked)
+        ]
         async with db.transaction() as conn:
             found = await handlers.find_duplicates(conn, tenant=org.tenant, queries=queries)
     finally:
         await db.dispose()
     postings = Counter(t for theirs in stored.values() for t in theirs)
-    for (_, mine, _), got in zip(queries, found, strict=True):
+    # The usual threshold leaves some ideas out in this data, and keeps some.
+    assert any(0 < len(got) < len(found[n]) for n, got in enumerate(found[6:]))
+    for (_, mine, asked_with), got in zip(queries, found, strict=True):
         rarest = set(sorted((t for t in mine if postings[t]), key=lambda t: (postings[t], t))[:12])
         expected = sorted(
             (
@@ -538,6 +548,7 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
             ),
             key=lambda hit: (-hit[1], hit[0]),
         )
+        expected = [hit for hit in expected if hit[1] >= asked_with.threshold]
         assert [(d["id"], d["score"]) for d in got] == expected
 
 

@@ -208,10 +208,19 @@ _AMBASSADORS_OF = select(ambassadors.c.administration_id, ambassadors.c.person_i
     ambassadors.c.tenant == bindparam("tenant"),
     ambassadors.c.administration_id.in_(bindparam("ids", expanding=True)),
 )
-_POSTINGS = select(idea_tokens.c.token, idea_tokens.c.idea_id).where(
-    idea_tokens.c.tenant == bindparam("tenant"),
-    idea_tokens.c.token.in_(bindparam("tokens", expanding=True)),
-)
+#: Each word's ideas, by "is PostgreSQL": one row a word, its ideas joined by the unit
+#: separator (a character no id holds). A row a posting cost more to fetch than to find.
+_POSTINGS = {
+    False: text(
+        "SELECT token, group_concat(idea_id, char(31)) AS ids FROM idea_tokens"
+        " WHERE tenant = :tenant AND token IN (SELECT value FROM json_each(:tokens))"
+        " GROUP BY token"
+    ),
+    True: text(
+        "SELECT token, string_agg(idea_id, chr(31)) AS ids FROM idea_tokens"
+        " WHERE tenant = :tenant AND token = ANY(CAST(:tokens AS text[])) GROUP BY token"
+    ),
+}
 # By primary key only; whether a candidate is still open is looked at in Python. With the
 # status in the WHERE clause, SQLite (which keeps no statistics here) reads the tenant's
 # every open idea through (tenant, status) instead: 23 ms instead of 3 for 500 candidates
@@ -510,26 +519,48 @@ async def find_duplicates(
         if batch is not None and queries[k][0] in batch:
             before.update(words)
     postings: dict[str, set[str]] = {}
+    postgres = conn.dialect.name == "postgresql"
     for chunk in _chunks(sorted({t for few in rare.values() for t in few if stored[t]})):
-        for posting in await conn.execute(_POSTINGS, {"tenant": tenant, "tokens": chunk}):
-            postings.setdefault(posting.token, set()).add(posting.idea_id)
-    picked: dict[int, list[str]] = {}
-    rare_hits: dict[int, Counter[str]] = {}
+        params = {"tenant": tenant, "tokens": value_list(conn.dialect.name, chunk)}
+        for row in await conn.execute(_POSTINGS[postgres], params):
+            postings[row.token] = set(row.ids.split("\x1f"))
+    picked: dict[int, Counter[str]] = {}
+    rest: dict[int, frozenset[str]] = {}
     for k, few in rare.items():
         hits: Counter[str] = Counter()
         for t in few:
             hits.update(postings.get(t, ()))
-        rare_hits[k] = hits
-        picked[k] = [i for i, _ in hits.most_common(DUPLICATE_CANDIDATES * 4)]
+        counted = Counter(dict(hits.most_common(DUPLICATE_CANDIDATES * 4)))
+        # The query's other words whose postings were read (rare words of other queries).
+        for t in sets[k].difference(few).intersection(postings):
+            for i in postings[t].intersection(counted):
+                counted[i] += 1
+        rest[k] = frozenset(t for t in sets[k] if stored[t] and t not in postings)
+        # Even with every other word, a candidate shares at most this many; its score is
+        # at most that over the query's size. Those that cannot reach the threshold go.
+        most, size, threshold = len(rest[k]), len(sets[k]), queries[k][2].threshold
+        picked[k] = Counter(
+            {i: n for i, n in counted.items() if round((n + most) / size, 3) >= threshold}
+        )
     ids = sorted({i for found in picked.values() for i in found})
     info: dict[str, Row[Any, Any, Any, Any]] = {}
     for chunk in _chunks(ids):
         for row in await conn.execute(_CANDIDATES, {"tenant": tenant, "ids": chunk}):
             if row.status in rules.OPEN_FOR_DUPLICATES:
                 info[row.id] = row
-    shared = await _shared_words(
-        conn, tenant, sets, stored, postings, rare, rare_hits, picked, info
-    )
+    for k, counted in picked.items():
+        # With the candidate's size known, the bound is its Jaccard score.
+        most, size, threshold = len(rest[k]), len(sets[k]), queries[k][2].threshold
+        picked[k] = Counter(
+            {
+                i: n
+                for i, n in counted.items()
+                if i in info
+                and round(similarity.jaccard(n + most, size, int(info[i].token_count)), 3)
+                >= threshold
+            }
+        )
+    shared = await _add_other_words(conn, tenant, picked, rest)
     # Ideas of this batch are candidates for the ones after them, found through the same
     # rare words (never by comparing every pair of the batch).
     earlier: dict[str, list[int]] = {}
@@ -537,9 +568,7 @@ async def find_duplicates(
         if k in rare:
             mine = sets[k]
             candidates = [
-                (i, shared[k][i], int(info[i].token_count))
-                for i in picked[k]
-                if i in info and i != idea_id
+                (i, n, int(info[i].token_count)) for i, n in shared[k].items() if i != idea_id
             ]
             shared_rare: Counter[int] = Counter(j for t in rare[k] for j in earlier.get(t, ()))
             near = [j for j, _ in shared_rare.most_common(DUPLICATE_CANDIDATES * 4)]
@@ -567,56 +596,39 @@ def _shown(
     return {"title": title, "status": status}
 
 
-async def _shared_words(
+async def _add_other_words(
     conn: AsyncConnection,
     tenant: str,
-    sets: list[frozenset[str]],
-    stored: Counter[str],
-    postings: dict[str, set[str]],
-    rare: dict[int, list[str]],
-    rare_hits: dict[int, Counter[str]],
-    picked: dict[int, list[str]],
-    info: dict[str, Any],
+    counted: dict[int, Counter[str]],
+    rest: dict[int, frozenset[str]],
 ) -> dict[int, Counter[str]]:
-    """For each query ``k`` with rare words, how many of its words each open candidate has.
+    """``counted[k]``, each candidate's words in common with query ``k`` so far, with its
+    words in ``rest[k]`` added: the query's words whose postings were not read (too common
+    to read all their ideas, or rare ones beyond the rarest dozen).
 
-    A word whose postings were read (a rare word of any query in the group) is counted from
-    them; ``rare_hits`` already holds the query's own rare words. Only the others (words
-    too common to read all their ideas, and rare ones beyond a query's rarest dozen) are
-    looked up, for the query's own candidates: one statement for the queries that share
-    the same such words, each candidate against each of them (one index probe a pair).
-    Every candidate of a group against every word of the group, in one statement, cost
-    their product: for a group of 20 ideas of 17 words, with 200 candidates each, some
-    4,000 × 340 probes.
+    They are looked up for the query's own candidates, in one statement for the queries
+    that share the same such words: each candidate against each word, one index probe a
+    pair. Every candidate of a group against every word of the group, in one statement,
+    cost their product: for a group of 20 ideas of 17 words, with 200 candidates each,
+    some 4,000 × 340 probes.
     """
-    rest: dict[int, frozenset[str]] = {}
     asked: dict[frozenset[str], set[str]] = {}
-    for k in rare:
-        rest[k] = frozenset(t for t in sets[k] if stored[t] and t not in postings)
-        if rest[k]:
-            asked.setdefault(rest[k], set()).update(i for i in picked[k] if i in info)
+    for k, candidates in counted.items():
+        if rest[k] and candidates:
+            asked.setdefault(rest[k], set()).update(candidates)
     has: dict[str, set[str]] = {}
-    for words, candidates in asked.items():
-        for chunk in _chunks(sorted(candidates)):
+    for words, ids in asked.items():
+        for chunk in _chunks(sorted(ids)):
             params = {"tenant": tenant, "ids": chunk, "tokens": sorted(words)}
             for row in await conn.execute(_SHARED_WORDS, params):
                 has.setdefault(row.idea_id, set()).add(row.token)
-    out: dict[int, Counter[str]] = {}
-    for k, hits in rare_hits.items():
-        mine = set(picked[k]).intersection(info)
-        counted: Counter[str] = Counter({i: hits[i] for i in mine})
-        own = set(rare[k])
-        for t in sets[k]:
-            if t in postings and t not in own:
-                for i in postings[t] & mine:
-                    counted[i] += 1
+    for k, candidates in counted.items():
         words = rest[k]
-        for i in mine:
+        for i in candidates:
             found = has.get(i)
             if found:
-                counted[i] += len(found & words)
-        out[k] = counted
-    return out
+                candidates[i] += len(found & words)
+    return counted
 
 
 async def count_postings(
