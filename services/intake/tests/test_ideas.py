@@ -587,7 +587,8 @@ async def test_word_counts_stop_at_the_rarity_cap(org, settings) -> None:
 async def test_word_counts_read_the_index_whatever_the_statistics_say(org, settings) -> None:
     """A tenant whose few words each fill many postings, with fresh statistics: counting a
     word still reads its postings through the index (PostgreSQL's planner otherwise expects
-    every word to reach the cap soon and scans the whole table for each rare one)."""
+    every word to reach the cap soon and scans the whole table for each rare one), and so
+    does reading the postings of many rare words at once."""
     import json
 
     from ideabank_infra.db import Database
@@ -623,11 +624,34 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
                 explain = text("EXPLAIN QUERY PLAN " + statement.text)
             plan = " ".join(str(row[-1]) for row in await conn.execute(explain, params))
             counted = await handlers.count_postings(conn, org.tenant, words)
+            # So are the postings of the rare words, read for the candidates: a hundred words
+            # of 300 ideas each, all asked for together (the table holds no other postings
+            # of this tenant then, so a scan looks cheap to a planner that trusts its counts).
+            await conn.execute(idea_tokens.delete().where(idea_tokens.c.tenant == org.tenant))
+            await conn.execute(
+                idea_tokens.insert(),
+                [
+                    {"tenant": org.tenant, "token": f"ord{w}", "idea_id": f"i{n}"}
+                    for w in range(100)
+                    for n in range(300)
+                ],
+            )
+            await conn.exec_driver_sql("ANALYZE idea_tokens" if postgres else "ANALYZE")
+            rare = [f"ord{w}" for w in range(100)]
+            explain = text(explain.text.replace(statement.text, handlers._POSTINGS[postgres].text))
+            read_params = {
+                "tenant": org.tenant,
+                "tokens": rare if postgres else json.dumps(rare),
+                "cap": handlers.DUPLICATE_MAX_POSTINGS,
+            }
+            read = " ".join(str(row[-1]) for row in await conn.execute(explain, read_params))
         assert counted == {"sällsynt": 0, "vanlig": handlers.DUPLICATE_MAX_POSTINGS + 1}
         if postgres:
             assert "Seq Scan" not in plan and "idea_tokens_pkey" in plan, plan
+            assert "Seq Scan" not in read and "idea_tokens_pkey" in read, read
         else:
             assert "INDEX" in plan and "SCAN t " not in plan + " ", plan
+            assert "INDEX" in read and "SCAN t " not in read + " ", read
     finally:
         await db.dispose()
 
