@@ -211,10 +211,10 @@ _AMBASSADORS_OF = select(ambassadors.c.administration_id, ambassadors.c.person_i
 )
 #: Each word's ideas, by "is PostgreSQL": one row a word, its ideas joined by the unit
 #: separator (a character no id holds). A row a posting cost more to fetch than to find.
-#: Each word's ideas are read in the key's own order up to the cap, which only a rare word
-#: is asked for, as in ``count_postings`` and for the same reason: that order is the
-#: index's, whatever PostgreSQL's statistics lead it to expect (a scan of the tenant's
-#: postings, 150 ms a group at 6,000 ideas).
+#: Each word's ideas are read in the key's own order up to the cap (only rare words, which
+#: have fewer, are asked for), as in ``count_postings`` and for the same reason: that order
+#: is the index's, whatever PostgreSQL's statistics lead it to expect. A GROUP BY over
+#: ``token = ANY(...)`` scanned the tenant's postings instead: 150 ms a group at 6,000 ideas.
 _POSTINGS = {
     False: text(
         "SELECT w.value AS token, (SELECT group_concat(p.idea_id, char(31)) FROM"
