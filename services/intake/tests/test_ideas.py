@@ -539,7 +539,8 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
     # The usual threshold leaves some ideas out in this data, and keeps some.
     assert any(0 < len(got) < len(found[n]) for n, got in enumerate(found[6:]))
     for (_, mine, asked_with), got in zip(queries, found, strict=True):
-        rarest = set(sorted((t for t in mine if postings[t]), key=lambda t: (postings[t], t))[:12])
+        by_rarity = sorted((t for t in mine if postings[t]), key=lambda t: (postings[t], t))
+        rarest = set(by_rarity[: handlers.DUPLICATE_QUERY_WORDS])
         expected = sorted(
             (
                 (i, round(similarity.jaccard(len(mine & theirs), len(mine), len(theirs)), 3))
@@ -589,9 +590,8 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
     word still reads its postings through the index (PostgreSQL's planner otherwise expects
     every word to reach the cap soon and scans the whole table for each rare one), and so
     does reading the postings of many rare words at once."""
-    import json
 
-    from ideabank_infra.db import Database
+    from ideabank_infra.db import Database, value_list
     from ideabank_intake import handlers
     from ideabank_intake.store import idea_tokens
     from sqlalchemy import text
@@ -612,16 +612,14 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
         words = ["sällsynt", "vanlig"]
         params = {
             "tenant": org.tenant,
-            "words": words if postgres else json.dumps(words),
+            "words": value_list(db.dialect, words),
             "cap": handlers.DUPLICATE_MAX_POSTINGS + 1,
         }
+        analyze = "ANALYZE idea_tokens" if postgres else "ANALYZE"
+        explain_prefix = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
         async with db.engine.connect() as conn:
-            if postgres:
-                await conn.exec_driver_sql("ANALYZE idea_tokens")
-                explain = text("EXPLAIN " + statement.text)
-            else:
-                await conn.exec_driver_sql("ANALYZE")
-                explain = text("EXPLAIN QUERY PLAN " + statement.text)
+            await conn.exec_driver_sql(analyze)
+            explain = text(explain_prefix + statement.text)
             plan = " ".join(str(row[-1]) for row in await conn.execute(explain, params))
             counted = await handlers.count_postings(conn, org.tenant, words)
             # So are the postings of the rare words, read for the candidates: a hundred words
@@ -636,12 +634,11 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
                     for n in range(300)
                 ],
             )
-            await conn.exec_driver_sql("ANALYZE idea_tokens" if postgres else "ANALYZE")
-            rare = [f"ord{w}" for w in range(100)]
-            explain = text(explain.text.replace(statement.text, handlers._POSTINGS[postgres].text))
+            await conn.exec_driver_sql(analyze)
+            explain = text(explain_prefix + handlers._POSTINGS[postgres].text)
             read_params = {
                 "tenant": org.tenant,
-                "tokens": rare if postgres else json.dumps(rare),
+                "tokens": value_list(db.dialect, [f"ord{w}" for w in range(100)]),
                 "cap": handlers.DUPLICATE_MAX_POSTINGS,
             }
             read = " ".join(str(row[-1]) for row in await conn.execute(explain, read_params))

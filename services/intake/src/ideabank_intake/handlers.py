@@ -548,6 +548,14 @@ async def find_duplicates(
                 postings[row.token] = set(row.ids.split("\x1f"))
     picked: dict[int, Counter[str]] = {}
     rest: dict[int, frozenset[str]] = {}
+
+    def may_reach(k: int, counted: int, other_size: int) -> bool:
+        """Whether a candidate of query ``k`` with ``counted`` words in common so far could
+        reach the threshold if it had every word of ``rest[k]`` too."""
+        at_most = counted + len(rest[k])
+        score = similarity.jaccard(at_most, len(sets[k]), other_size)
+        return round(score, 3) >= queries[k][2].threshold
+
     for k, few in rare.items():
         hits: Counter[str] = Counter()
         for t in few:
@@ -558,12 +566,9 @@ async def find_duplicates(
             for i in postings[t].intersection(counted):
                 counted[i] += 1
         rest[k] = frozenset(t for t in sets[k] if stored[t] and t not in postings)
-        # Even with every other word, a candidate shares at most this many; its score is
-        # at most that over the query's size. Those that cannot reach the threshold go.
-        most, size, threshold = len(rest[k]), len(sets[k]), queries[k][2].threshold
-        picked[k] = Counter(
-            {i: n for i, n in counted.items() if round((n + most) / size, 3) >= threshold}
-        )
+        # Before its row is read, a candidate's size is taken as small as it can be (no
+        # more than the words it shares): its score is then at most that over the query's.
+        picked[k] = Counter({i: n for i, n in counted.items() if may_reach(k, n, n + len(rest[k]))})
     ids = sorted({i for found in picked.values() for i in found})
     info: dict[str, Row[Any, Any, Any, Any]] = {}
     for chunk in _chunks(ids):
@@ -571,18 +576,14 @@ async def find_duplicates(
             if row.status in rules.OPEN_FOR_DUPLICATES:
                 info[row.id] = row
     for k, counted in picked.items():
-        # With the candidate's size known, the bound is its Jaccard score.
-        most, size, threshold = len(rest[k]), len(sets[k]), queries[k][2].threshold
         picked[k] = Counter(
             {
                 i: n
                 for i, n in counted.items()
-                if i in info
-                and round(similarity.jaccard(n + most, size, int(info[i].token_count)), 3)
-                >= threshold
+                if i in info and may_reach(k, n, int(info[i].token_count))
             }
         )
-    shared = await _add_other_words(conn, tenant, picked, rest)
+    await _add_other_words(conn, tenant, picked, rest)
     # Ideas of this batch are candidates for the ones after them, found through the same
     # rare words (never by comparing every pair of the batch).
     earlier: dict[str, list[int]] = {}
@@ -590,7 +591,7 @@ async def find_duplicates(
         if k in rare:
             mine = sets[k]
             candidates = [
-                (i, n, int(info[i].token_count)) for i, n in shared[k].items() if i != idea_id
+                (i, n, int(info[i].token_count)) for i, n in picked[k].items() if i != idea_id
             ]
             shared_rare: Counter[int] = Counter(j for t in rare[k] for j in earlier.get(t, ()))
             near = [j for j, _ in shared_rare.most_common(DUPLICATE_CANDIDATES * 4)]
@@ -623,9 +624,9 @@ async def _add_other_words(
     tenant: str,
     counted: dict[int, Counter[str]],
     rest: dict[int, frozenset[str]],
-) -> dict[int, Counter[str]]:
-    """``counted[k]``, each candidate's words in common with query ``k`` so far, with its
-    words in ``rest[k]`` added: the query's words whose postings were not read (too common
+) -> None:
+    """Add to ``counted[k]``, each candidate's words in common with query ``k`` so far, its
+    words in ``rest[k]``: the query's words whose postings were not read (too common
     to read all their ideas, or rare ones beyond the rarest dozen).
 
     They are looked up for the query's own candidates, in one statement for the queries
@@ -650,7 +651,6 @@ async def _add_other_words(
             found = has.get(i)
             if found:
                 candidates[i] += len(found & words)
-    return counted
 
 
 async def count_postings(
