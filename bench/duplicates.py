@@ -1,13 +1,16 @@
 """Intake's group registration as a tenant grows, with the likely-duplicate search and without.
 
     .venv/bin/python -m bench.duplicates [--ideas 10000] [--group 20] [--words 19] [--postgres]
+                                         [--text zipf|pipeline]
 
 Registers ``--ideas`` ideas in one tenant through ``handlers.submit_ideas``, ``--group`` at a
 time (one transaction each, as intake's group commit does), with text drawn from a
 vocabulary of 20,000 made-up words at Zipf-like frequencies (a word's share falls as one over
 its rank): the mix of a few very common words, many middling ones and a long tail that real
 text has, and that decides the duplicate search's cost. The benchmark's own ideas of
-``bench.pipeline`` share three words and differ in one, which hides it.
+``bench.pipeline`` share three words and differ in one, which hides it; ``--text pipeline``
+registers those instead (a title of a number and six hexadecimal digits, whose runs of three
+or more letters are the one word that differs), to see what that benchmark's intake meets.
 
 The same ideas go into two fresh databases side by side, a group to each in turn: one with
 the tenant's usual duplicate policy, one with the search switched off (``limit`` 0; the
@@ -71,35 +74,49 @@ async def run(args: argparse.Namespace, urls: tuple[str, str]) -> None:
     rng = random.Random(1)
     words, weights = vocabulary(rng)
 
+    title_words = max(1, args.words // 4)
+
     def text(n: int) -> str:
         return " ".join(rng.choices(words, weights, k=n))
+
+    def idea(n: int) -> handlers.NewIdea:
+        if args.text == "pipeline":
+            title, description, problem = (
+                f"Idé {n} {rng.getrandbits(24):06x}",
+                f"Beskrivning {n}",
+                f"Problem {n}",
+            )
+        else:
+            title, description, problem = (
+                text(title_words),
+                text(args.words - 2 * title_words),
+                text(title_words),
+            )
+        return handlers.NewIdea(
+            title=title,
+            description=description,
+            problem=problem,
+            category="bench",
+            channel="staff_portal",
+            org_unit_id="unit",
+            giver_id="giver",
+        )
 
     search, plain = await prepare(urls[0]), await prepare(urls[1])
     policies = {"search": handlers.DuplicatePolicy(), "plain": handlers.DuplicatePolicy(limit=0)}
     spent = {"search": 0.0, "plain": 0.0}
     stage = max(args.group, args.ideas // 5)
-    done = 0
+    done = since = 0
     now = datetime.now(UTC)
-    title_words = max(1, args.words // 4)
     print(
-        f"submit_ideas, groups of {args.group}, about {args.words} words an idea "
+        f"submit_ideas, groups of {args.group}, "
+        f"{'pipeline text' if args.text == 'pipeline' else f'about {args.words} words an idea'} "
         f"({'PostgreSQL' if args.postgres else 'SQLite'}); µs an idea over each stage:"
     )
     print(f"  {'ideas in the tenant':>20}  {'with the search':>16}  {'without':>10}  ratio")
     try:
         while done < args.ideas:
-            new = [
-                handlers.NewIdea(
-                    title=text(title_words),
-                    description=text(args.words - 2 * title_words),
-                    problem=text(title_words),
-                    category="bench",
-                    channel="staff_portal",
-                    org_unit_id="unit",
-                    giver_id="giver",
-                )
-                for _ in range(args.group)
-            ]
+            new = [idea(done + n) for n in range(args.group)]
             for name, db in (("search", search), ("plain", plain)):
                 group = [handlers.Submission(TENANT, n, now, policies[name]) for n in new]
                 started = time.perf_counter()
@@ -107,8 +124,9 @@ async def run(args: argparse.Namespace, urls: tuple[str, str]) -> None:
                     await handlers.submit_ideas(conn, group)
                 spent[name] += time.perf_counter() - started
             done += args.group
-            if done % stage < args.group or done >= args.ideas:
-                n = done % stage or stage
+            since += args.group
+            if since >= stage or done >= args.ideas:
+                n, since = since, 0
                 a, b = 1e6 * spent["search"] / n, 1e6 * spent["plain"] / n
                 print(f"  {done:>20,}  {a:>16,.0f}  {b:>10,.0f}  {a / b:5.1f}×", flush=True)
                 spent = {"search": 0.0, "plain": 0.0}
@@ -125,6 +143,12 @@ async def main() -> None:
     parser.add_argument("--group", type=int, default=20, help="ideas a transaction")
     parser.add_argument("--words", type=int, default=19, help="words an idea, about")
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
+    parser.add_argument(
+        "--text",
+        choices=("zipf", "pipeline"),
+        default="zipf",
+        help="Zipf-like text (default), or bench.pipeline's short ideas",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ideabank-bench-duplicates-"))
     try:

@@ -525,10 +525,13 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
         asked = [similarity.tokens(" ".join(words())) for _ in range(6)]
         assert all(len(q) == 20 for q in asked)
         # A threshold none can miss, then the usual one: candidates that cannot reach it
-        # are dropped before their other words are looked up.
+        # are dropped before their other words are looked up. Each with room for every
+        # candidate, then for the best three only: a candidate that cannot beat three
+        # others is dropped before its other words are looked up.
         queries = [
-            (f"q{n}", mine, replace(policy, threshold=threshold))
+            (f"q{n}", mine, replace(policy, threshold=threshold, limit=limit))
             for threshold in (0.0, 0.3)
+            for limit in (100, 3)
             for n, mine in enumerate(asked)
         ]
         async with db.transaction() as conn:
@@ -537,7 +540,7 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
         await db.dispose()
     postings = Counter(t for theirs in stored.values() for t in theirs)
     # The usual threshold leaves some ideas out in this data, and keeps some.
-    assert any(0 < len(got) < len(found[n]) for n, got in enumerate(found[6:]))
+    assert any(0 < len(got) < len(found[n]) for n, got in enumerate(found[12:18]))
     for (_, mine, asked_with), got in zip(queries, found, strict=True):
         by_rarity = sorted((t for t in mine if postings[t]), key=lambda t: (postings[t], t))
         rarest = set(by_rarity[: handlers.DUPLICATE_QUERY_WORDS])
@@ -550,7 +553,61 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
             key=lambda hit: (-hit[1], hit[0]),
         )
         expected = [hit for hit in expected if hit[1] >= asked_with.threshold]
-        assert [(d["id"], d["score"]) for d in got] == expected
+        assert [(d["id"], d["score"]) for d in got] == expected[: asked_with.limit]
+
+
+async def test_only_candidates_that_may_be_among_the_best_have_words_looked_up(
+    org, settings, monkeypatch
+) -> None:
+    """Thirty stored ideas say the same twenty words: every one a perfect match, found
+    through the rarest dozen, the other eight to be looked up. Five are shown, so the
+    words of five are looked up; the rest cannot beat them (ties go by id)."""
+    from dataclasses import replace
+
+    from ideabank_infra.db import Database
+    from ideabank_intake import handlers
+    from ideabank_intake.domain import similarity
+
+    words = [a + b + c for a in "bdfgk" for b in "lmnr" for c in "pt"][:20]
+    same = handlers.NewIdea(
+        title=" ".join(words[:5]),
+        description=" ".join(words[5:15]),
+        problem=" ".join(words[15:]),
+        category="test",
+        channel="staff_portal",
+        org_unit_id="norr",
+        giver_id="giver",
+    )
+    now = datetime.now(UTC)
+    policy = handlers.DuplicatePolicy(threshold=0.3, limit=5)
+    looked_up: list[int] = []
+    add_other_words = handlers._add_other_words
+
+    async def counting(conn, tenant, counted, rest, asked):  # type: ignore[no-untyped-def]
+        looked_up.append(sum(len(ids) for ids in asked.values()))
+        await add_other_words(conn, tenant, counted, rest, asked)
+
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            stored = [
+                done.idea["id"]
+                for done in await handlers.submit_ideas(
+                    conn,
+                    [handlers.Submission(org.tenant, same, now, replace(policy, limit=0))] * 30,
+                )
+            ]
+        monkeypatch.setattr(handlers, "_add_other_words", counting)
+        mine = similarity.tokens(same.title, same.description, same.problem)
+        assert len(mine) == 20
+        async with db.transaction() as conn:
+            [found] = await handlers.find_duplicates(
+                conn, tenant=org.tenant, queries=[("q", mine, policy)]
+            )
+    finally:
+        await db.dispose()
+    assert [(d["id"], d["score"]) for d in found] == [(i, 1.0) for i in sorted(stored)[:5]]
+    assert sum(looked_up) == 5
 
 
 async def test_word_counts_stop_at_the_rarity_cap(org, settings) -> None:
@@ -589,7 +646,9 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
     """A tenant whose few words each fill many postings, with fresh statistics: counting a
     word still reads its postings through the index (PostgreSQL's planner otherwise expects
     every word to reach the cap soon and scans the whole table for each rare one), and so
-    does reading the postings of many rare words at once."""
+    does reading the postings of many rare words at once, and looking up some of their
+    words for some ideas."""
+    import json
 
     from ideabank_infra.db import Database, value_list
     from ideabank_intake import handlers
@@ -642,13 +701,27 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
                 "cap": handlers.DUPLICATE_MAX_POSTINGS,
             }
             read = " ".join(str(row[-1]) for row in await conn.execute(explain, read_params))
+            # And so are the (word, idea) pairs whose words are looked up.
+            pairs = [(f"ord{w}", f"i{n}") for w in range(0, 100, 10) for n in range(0, 300, 10)]
+            pair_params: dict[str, object] = {"tenant": org.tenant}
+            if postgres:
+                pair_params["tokens"] = [t for t, _ in pairs]
+                pair_params["ids"] = [i for _, i in pairs]
+            else:
+                pair_params["pairs"] = json.dumps(pairs)
+            explain = text(explain_prefix + handlers._SHARED_WORDS[postgres].text)
+            probe = " ".join(str(row[-1]) for row in await conn.execute(explain, pair_params))
+            shared = await conn.execute(handlers._SHARED_WORDS[postgres], pair_params)
+            assert sorted((row.token, row.idea_id) for row in shared) == sorted(pairs)
         assert counted == {"sällsynt": 0, "vanlig": handlers.DUPLICATE_MAX_POSTINGS + 1}
         if postgres:
             assert "Seq Scan" not in plan and "idea_tokens_pkey" in plan, plan
             assert "Seq Scan" not in read and "idea_tokens_pkey" in read, read
+            assert "Seq Scan" not in probe and "idea_tokens_pkey" in probe, probe
         else:
             assert "INDEX" in plan and "SCAN t " not in plan + " ", plan
             assert "INDEX" in read and "SCAN t " not in read + " ", read
+            assert "INDEX" in probe and "SCAN t " not in probe + " ", probe
     finally:
         await db.dispose()
 

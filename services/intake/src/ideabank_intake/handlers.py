@@ -4,6 +4,8 @@ its events (outbox) and its audit rows together, so nothing is ever half-written
 from __future__ import annotations
 
 import hashlib
+import heapq
+import json
 import logging
 import uuid
 from collections import Counter
@@ -48,8 +50,9 @@ from ideabank_intake.store import (
 log = logging.getLogger(__name__)
 
 SOURCE = "/ideabank/intake"
-#: Candidates fetched from the token table before scoring; more only costs time.
-DUPLICATE_CANDIDATES = 50
+#: Stored ideas (and as many of its own group) an idea is compared with: those that share
+#: the most of its rare words. More only costs time.
+DUPLICATE_CANDIDATES = 200
 DUPLICATE_MAX_POSTINGS = 500  # words in more ideas than this do not find candidates
 DUPLICATE_QUERY_WORDS = 12
 
@@ -236,9 +239,9 @@ _POSTINGS = {
 # to the key: with a list of 2,000 values the planner, expecting most of the tenant's rows,
 # scanned them (42 ms a statement at 6,000 ideas).
 _CANDIDATES: dict[bool, Executable] = {
-    False: select(ideas.c.id, ideas.c.title, ideas.c.status, ideas.c.token_count).where(
-        ideas.c.tenant == bindparam("tenant"),
-        ideas.c.id.in_(bindparam("ids", expanding=True)),
+    False: text(
+        "SELECT i.id, i.title, i.status, i.token_count"
+        " FROM json_each(:ids) AS c CROSS JOIN ideas AS i ON i.tenant = :tenant AND i.id = c.value"
     ),
     True: text(
         "SELECT i.id, i.title, i.status, i.token_count"
@@ -246,11 +249,25 @@ _CANDIDATES: dict[bool, Executable] = {
         " JOIN ideas AS i ON i.tenant = :tenant AND i.id = c.id"
     ),
 }
-_SHARED_WORDS = select(idea_tokens.c.idea_id, idea_tokens.c.token).where(
-    idea_tokens.c.tenant == bindparam("tenant"),
-    idea_tokens.c.idea_id.in_(bindparam("ids", expanding=True)),
-    idea_tokens.c.token.in_(bindparam("tokens", expanding=True)),
-)
+#: Which (word, idea) pairs of a list are postings, one probe of the key a pair, by "is
+#: PostgreSQL". Only the pairs asked about are probed: a statement over some ideas and some
+#: words probes their product, and the queries of a group each ask about their own. On
+#: PostgreSQL each pair is a subquery of its own (LIMIT keeps it one): joined, the planner
+#: hashed the tenant's postings, a scan of all of them, when its statistics made that look
+#: cheap.
+_SHARED_WORDS = {
+    False: text(
+        "SELECT p.value ->> 0 AS token, p.value ->> 1 AS idea_id FROM json_each(:pairs) AS p"
+        " CROSS JOIN idea_tokens AS t"
+        " ON t.tenant = :tenant AND t.token = p.value ->> 0 AND t.idea_id = p.value ->> 1"
+    ),
+    True: text(
+        "SELECT p.token, p.idea_id"
+        " FROM unnest(CAST(:tokens AS text[]), CAST(:ids AS text[])) AS p(token, idea_id)"
+        " CROSS JOIN LATERAL (SELECT 1 FROM idea_tokens AS t WHERE t.tenant = :tenant"
+        " AND t.token = p.token AND t.idea_id = p.idea_id LIMIT 1) AS hit"
+    ),
+}
 
 
 async def submit_ideas(
@@ -529,10 +546,12 @@ async def find_duplicates(
     before: Counter[str] = Counter()
     for k, words in enumerate(sets):
         if k in active:
-            rare[k] = sorted(
+            few = sorted(
                 (t for t in words if 0 < stored[t] + before[t] <= DUPLICATE_MAX_POSTINGS),
                 key=lambda t: (stored[t] + before[t], t),
             )[:DUPLICATE_QUERY_WORDS]
+            if few:  # without a rare word, an idea has no candidates
+                rare[k] = few
         if batch is not None and queries[k][0] in batch:
             before.update(words)
     postings: dict[str, set[str]] = {}
@@ -548,75 +567,132 @@ async def find_duplicates(
                 postings[row.token] = set(row.ids.split("\x1f"))
     picked: dict[int, Counter[str]] = {}
     rest: dict[int, frozenset[str]] = {}
-
-    def may_reach(k: int, counted: int, other_size: int) -> bool:
-        """Whether a candidate of query ``k`` with ``counted`` words in common so far could
-        reach the threshold if it had every word of ``rest[k]`` too."""
-        at_most = counted + len(rest[k])
-        score = similarity.jaccard(at_most, len(sets[k]), other_size)
-        return round(score, 3) >= queries[k][2].threshold
-
     for k, few in rare.items():
         hits: Counter[str] = Counter()
         for t in few:
             hits.update(postings.get(t, ()))
-        counted = Counter(dict(hits.most_common(DUPLICATE_CANDIDATES * 4)))
+        hits.pop(queries[k][0], None)
+        picked[k] = Counter(dict(hits.most_common(DUPLICATE_CANDIDATES)))
         # The query's other words whose postings were read (rare words of other queries).
         for t in sets[k].difference(few).intersection(postings):
-            for i in postings[t].intersection(counted):
-                counted[i] += 1
+            for i in postings[t].intersection(picked[k]):
+                picked[k][i] += 1
         rest[k] = frozenset(t for t in sets[k] if stored[t] and t not in postings)
-        # Before its row is read, a candidate's size is taken as small as it can be (no
-        # more than the words it shares): its score is then at most that over the query's.
-        picked[k] = Counter({i: n for i, n in counted.items() if may_reach(k, n, n + len(rest[k]))})
-    ids = sorted({i for found in picked.values() for i in found})
-    info: dict[str, Row[Any, Any, Any, Any]] = {}
-    for chunk in _chunks(ids):
-        for row in await conn.execute(_CANDIDATES[postgres], {"tenant": tenant, "ids": chunk}):
-            if row.status in rules.OPEN_FOR_DUPLICATES:
-                info[row.id] = row
-    for k, counted in picked.items():
-        picked[k] = Counter(
-            {
-                i: n
-                for i, n in counted.items()
-                if i in info and may_reach(k, n, int(info[i].token_count))
-            }
-        )
-    await _add_other_words(conn, tenant, picked, rest)
     # Ideas of this batch are candidates for the ones after them, found through the same
-    # rare words (never by comparing every pair of the batch).
+    # rare words (never by comparing every pair of the batch). Their words are known.
+    in_batch: dict[int, list[tuple[str, int, int]]] = {}
+    shown: dict[str, dict[str, str]] = {}
     earlier: dict[str, list[int]] = {}
-    for k, (idea_id, words, policy) in enumerate(queries):
+    for k, (idea_id, _, _) in enumerate(queries):
         if k in rare:
-            mine = sets[k]
-            candidates = [
-                (i, n, int(info[i].token_count)) for i, n in picked[k].items() if i != idea_id
-            ]
             shared_rare: Counter[int] = Counter(j for t in rare[k] for j in earlier.get(t, ()))
-            near = [j for j, _ in shared_rare.most_common(DUPLICATE_CANDIDATES * 4)]
-            candidates += [(queries[j][0], len(sets[j] & mine), len(sets[j])) for j in near]
-            candidates.sort(key=lambda c: (-c[1], c[0]))
-            best = similarity.best_matches(
-                len(words),
-                candidates[:DUPLICATE_CANDIDATES],
-                threshold=policy.threshold,
-                limit=policy.limit,
-            )
-            out[k] = [{"id": i, **_shown(i, info, batch), "score": score} for i, score in best]
+            near = [j for j, _ in shared_rare.most_common(DUPLICATE_CANDIDATES)]
+            in_batch[k] = [(queries[j][0], len(sets[j] & sets[k]), len(sets[j])) for j in near]
         if batch is not None and idea_id in batch:
             for t in sets[k]:
                 earlier.setdefault(t, []).append(k)
+            shown[idea_id] = dict(zip(("title", "status"), batch[idea_id], strict=True))
+    sizes = await _settle_the_best(conn, tenant, queries, picked, rest, in_batch, shown)
+    for k in rare:
+        policy = queries[k][2]
+        candidates = [(i, n, sizes[i]) for i, n in picked[k].items()] + in_batch[k]
+        best = similarity.best_matches(
+            len(queries[k][1]), candidates, threshold=policy.threshold, limit=policy.limit
+        )
+        out[k] = [{"id": i, **shown[i], "score": score} for i, score in best]
     return out
 
 
-def _shown(
-    idea_id: str, info: dict[str, Row[Any, Any, Any, Any]], batch: dict[str, tuple[str, str]] | None
-) -> dict[str, str]:
-    if idea_id in info:
-        return {"title": info[idea_id].title, "status": info[idea_id].status}
-    title, status = (batch or {})[idea_id]
-    return {"title": title, "status": status}
+async def _settle_the_best(
+    conn: AsyncConnection,
+    tenant: str,
+    queries: Sequence[tuple[str, frozenset[str], DuplicatePolicy]],
+    counted: dict[int, Counter[str]],
+    rest: dict[int, frozenset[str]],
+    exact: dict[int, list[tuple[str, int, int]]],
+    shown: dict[str, dict[str, str]],
+) -> dict[str, int]:
+    """Learn what decides the scores of those candidates of query ``k`` that may be among
+    its best, and drop the others from ``counted[k]``; return the open ones' sizes (and
+    fill ``shown`` with their title and status).
+
+    ``counted[k][i]`` is a lower bound of candidate ``i``'s words in common with the query
+    until ``rest[k]``, the query's words whose postings were not read, is looked up for it.
+    Its size (and whether it is still open) comes with its row. Until both are known, its
+    score is bounded: at most what it would have with every word of ``rest[k]`` and no
+    other word (a size of what it shares); at least what the words counted give with its
+    size. The best ``limit`` go by (score, id). A candidate whose best hope falls behind
+    ``limit`` others' sure scores (the batch's candidates in ``exact`` among them), or
+    below the threshold, cannot be shown. The most hopeful ``limit`` of each query are
+    settled first, then every candidate still in the running: where many ideas say the
+    same, five rows and their words are read, not all of them.
+    """
+    sizes: dict[str, int] = {}
+    read: set[str] = set()
+    done = {k: set() if rest[k] else set(found) for k, found in counted.items()}
+
+    def hopeful(k: int, first: bool) -> list[str]:
+        """Drop query ``k``'s candidates that cannot be among its best; return the most
+        hopeful ``limit`` of those still to settle (all of them unless ``first``)."""
+        found, policy, size = counted[k], queries[k][2], len(queries[k][1])
+        missing, settled = len(rest[k]), done[k]
+        memo: dict[tuple[int, int], float] = {}
+
+        def score(shared: int, other: int) -> float:
+            key = (shared, other)
+            value = memo.get(key)
+            if value is None:
+                value = memo[key] = -round(similarity.jaccard(shared, size, other), 3)
+            return value
+
+        bar = (-policy.threshold, "\U0010ffff")  # below the threshold
+        if sizes or exact[k]:
+            sure = heapq.nsmallest(
+                policy.limit,
+                [(score(n, sizes[i]), i) for i, n in found.items() if i in sizes]
+                + [(score(n, other), i) for i, n, other in exact[k]],
+            )
+            if len(sure) == policy.limit:
+                bar = min(bar, sure[-1])
+        hopes: list[tuple[float, str]] = []
+        for i, n in list(found.items()):
+            at_most = n if i in settled else min(n + missing, size)
+            other = sizes.get(i)
+            if other is not None:
+                hope = (score(min(at_most, other), other), i)
+            elif i in read:  # no longer open
+                del found[i]
+                continue
+            else:
+                hope = (score(at_most, at_most), i)
+            if hope > bar:
+                del found[i]
+            elif other is None or i not in settled:
+                hopes.append(hope)
+        if first:
+            hopes = heapq.nsmallest(policy.limit, hopes)
+        return [i for _, i in hopes]
+
+    for first in (True, False):
+        rows = {i for k in counted for i in hopeful(k, first) if i not in read}
+        for chunk in _chunks(sorted(rows)):
+            params = {"tenant": tenant, "ids": value_list(conn.dialect.name, chunk)}
+            for row in await conn.execute(_CANDIDATES[conn.dialect.name == "postgresql"], params):
+                if row.status in rules.OPEN_FOR_DUPLICATES:
+                    sizes[row.id] = int(row.token_count)
+                    shown[row.id] = {"title": row.title, "status": row.status}
+        read.update(rows)
+        # With their sizes known, fewer may still be among the best.
+        words = {
+            k: [i for i in hopeful(k, first) if i in sizes and i not in done[k]] for k in counted
+        }
+        await _add_other_words(conn, tenant, counted, rest, words)
+        for k, ids in words.items():
+            done[k].update(ids)
+    for found in counted.values():
+        for i in [i for i in found if i not in sizes]:
+            del found[i]
+    return sizes
 
 
 async def _add_other_words(
@@ -624,30 +700,29 @@ async def _add_other_words(
     tenant: str,
     counted: dict[int, Counter[str]],
     rest: dict[int, frozenset[str]],
+    asked: dict[int, list[str]],
 ) -> None:
-    """Add to ``counted[k]``, each candidate's words in common with query ``k`` so far, its
-    words in ``rest[k]``: the query's words whose postings were not read (too common
-    to read all their ideas, or rare ones beyond the rarest dozen).
-
-    They are looked up for the query's own candidates, in one statement for the queries
-    that share the same such words: each candidate against each word, one index probe a
-    pair. Every candidate of a group against every word of the group, in one statement,
-    cost their product: for a group of 20 ideas of 17 words, with 200 candidates each,
-    some 4,000 × 340 probes.
+    """Add to ``counted[k][i]``, candidate ``i``'s words in common with query ``k`` so far,
+    for each ``i`` in ``asked[k]``, its words in ``rest[k]``: the query's words whose
+    postings were not read (too common to read all their ideas, or rare ones beyond the
+    rarest dozen). Each (word, candidate) pair is one probe of the postings' key, all of a
+    group's in one statement.
     """
-    asked: dict[frozenset[str], set[str]] = {}
-    for k, candidates in counted.items():
-        if rest[k] and candidates:
-            asked.setdefault(rest[k], set()).update(candidates)
+    pairs = sorted({(t, i) for k, ids in asked.items() for i in ids for t in rest[k]})
     has: dict[str, set[str]] = {}
-    for words, ids in asked.items():
-        for chunk in _chunks(sorted(ids)):
-            params = {"tenant": tenant, "ids": chunk, "tokens": sorted(words)}
-            for row in await conn.execute(_SHARED_WORDS, params):
-                has.setdefault(row.idea_id, set()).add(row.token)
-    for k, candidates in counted.items():
-        words = rest[k]
-        for i in candidates:
+    postgres = conn.dialect.name == "postgresql"
+    for start in range(0, len(pairs), 10_000):
+        chunk = pairs[start : start + 10_000]
+        params: dict[str, Any] = {"tenant": tenant}
+        if postgres:
+            params["tokens"], params["ids"] = [t for t, _ in chunk], [i for _, i in chunk]
+        else:
+            params["pairs"] = json.dumps(chunk)
+        for row in await conn.execute(_SHARED_WORDS[postgres], params):
+            has.setdefault(row.idea_id, set()).add(row.token)
+    for k, ids in asked.items():
+        words, candidates = rest[k], counted[k]
+        for i in ids:
             found = has.get(i)
             if found:
                 candidates[i] += len(found & words)
