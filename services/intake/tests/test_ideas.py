@@ -726,6 +726,54 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
         await db.dispose()
 
 
+async def test_common_words_are_counted_in_key_order_among_many_rare_ones(org, settings) -> None:
+    """Real text: thousands of words found in one idea each, and a few in thousands. For a
+    word it cannot know in advance PostgreSQL expects the tenant's average, a couple of
+    postings, and then chose a bitmap scan and a sort, which reads every posting of a common
+    word before stopping at the cap. Within the duplicate search it reads them in the key's
+    order, and stops there."""
+    from ideabank_infra.db import Database, insert_rows, value_list
+    from ideabank_intake import handlers
+    from ideabank_intake.store import idea_tokens
+    from sqlalchemy import text
+
+    rows = [{"tenant": org.tenant, "token": f"ord{n}", "idea_id": f"i{n}"} for n in range(20000)]
+    rows += [
+        {"tenant": org.tenant, "token": word, "idea_id": f"i{n}"}
+        for word in ("vanlig", "också", "alltid")
+        for n in range(15000)
+    ]
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            await insert_rows(conn, idea_tokens, rows)
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+        postgres = db.dialect == "postgresql"
+        statement = handlers._COUNT_POSTINGS[postgres]
+        params = {
+            "tenant": org.tenant,
+            "words": value_list(db.dialect, ["vanlig", "ord7", "också"]),
+            "cap": handlers.DUPLICATE_MAX_POSTINGS + 1,
+        }
+        explain = text(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement.text)
+        async with db.transaction() as conn:
+            async with handlers._in_key_order(conn):
+                plan = " ".join(str(row[-1]) for row in await conn.execute(explain, params))
+                counted = await handlers.count_postings(conn, org.tenant, ["vanlig", "ord7"])
+            if postgres:  # and only for the duplicate search
+                setting = await conn.execute(text("SHOW enable_bitmapscan"))
+                assert setting.scalar_one() == "on"
+    finally:
+        await db.dispose()
+    assert counted == {"vanlig": handlers.DUPLICATE_MAX_POSTINGS + 1, "ord7": 1}
+    if postgres:
+        assert "Bitmap" not in plan and "Sort" not in plan, plan
+        assert "idea_tokens_pkey" in plan, plan
+    else:
+        assert "INDEX" in plan and "SCAN t " not in plan + " ", plan
+
+
 async def test_the_fast_path_answers_as_the_route_does(org) -> None:
     """``POST /v1/ideas`` in its plain case is answered ahead of FastAPI's router. The route
     answers the same request alike (reached here through a ``+json`` content type, which
