@@ -774,6 +774,49 @@ async def test_common_words_are_counted_in_key_order_among_many_rare_ones(org, s
         assert "INDEX" in plan and "SCAN t " not in plan + " ", plan
 
 
+async def test_candidates_are_read_by_key(org, settings) -> None:
+    """The candidates' rows are read by key, a probe an id of the list: joined plainly to
+    the list, SQLite walked the tenant's ideas by date instead, looking each up in it."""
+    from ideabank_infra.db import Database, value_list
+    from ideabank_intake import handlers
+    from sqlalchemy import text
+
+    now = datetime.now(UTC)
+    new = handlers.NewIdea(
+        title="Cykelparkering vid stationen",
+        description="Fler platser behövs",
+        problem="Fullt varje morgon",
+        category="test",
+        channel="staff_portal",
+        org_unit_id="norr",
+        giver_id="giver",
+    )
+    policy = handlers.DuplicatePolicy(limit=0)
+    db = Database(settings.resolved_database_url())
+    try:
+        async with db.transaction() as conn:
+            done = await handlers.submit_ideas(
+                conn, [handlers.Submission(org.tenant, new, now, policy)] * 40
+            )
+        ids = sorted(d.idea["id"] for d in done if isinstance(d, handlers.Submitted))[:10]
+        postgres = db.dialect == "postgresql"
+        statement = handlers._CANDIDATES[postgres]
+        params = {"tenant": org.tenant, "ids": value_list(db.dialect, [*ids, "unknown"])}
+        async with db.engine.connect() as conn:
+            found = sorted(row.id for row in await conn.execute(statement, params))
+            explain = text("EXPLAIN QUERY PLAN " + statement.text)
+            plan = (
+                ""
+                if postgres
+                else " ".join(str(r[-1]) for r in await conn.execute(explain, params))
+            )
+    finally:
+        await db.dispose()
+    assert found == ids
+    if not postgres:
+        assert "SEARCH i USING INDEX sqlite_autoindex_ideas_1" in plan, plan
+
+
 async def test_the_fast_path_answers_as_the_route_does(org) -> None:
     """``POST /v1/ideas`` in its plain case is answered ahead of FastAPI's router. The route
     answers the same request alike (reached here through a ``+json`` content type, which

@@ -236,8 +236,12 @@ _POSTINGS = {
 # By primary key only; whether a candidate is still open is looked at in Python. With the
 # status in the WHERE clause, SQLite (which keeps no statistics here) reads the tenant's
 # every open idea through (tenant, status) instead: 23 ms instead of 3 for 500 candidates
-# among 60,000 ideas, in each group commit. On PostgreSQL the ids come as one array joined
-# to the key: with a list of 2,000 values the planner, expecting most of the tenant's rows,
+# among 60,000 ideas, in each group commit. The ids come as one list, so the statement's
+# text is the same for any number of them (an expanding IN was rendered and prepared anew
+# each time: 14 instead of 8 µs a candidate). On SQLite, CROSS JOIN keeps the list as the
+# outer loop; joined plainly, SQLite walked the tenant's ideas by date and looked each up in
+# the list (180 ms for 100 ids among 20,000 ideas). On PostgreSQL the array is joined to
+# the key: with a list of 2,000 values the planner, expecting most of the tenant's rows,
 # scanned them (42 ms a statement at 6,000 ideas).
 _CANDIDATES: dict[bool, Executable] = {
     False: text(
