@@ -478,6 +478,22 @@ async def test_ideas_registered_in_one_group_see_the_ones_before_them(org, setti
     assert {i["id"] for i in listed.json()["items"]} == {first.idea["id"], second.idea["id"]}
 
 
+def _idea_of(words: list[str]):
+    """A new idea of twenty words: five in the title, ten in the description, the rest in
+    the problem."""
+    from ideabank_intake import handlers
+
+    return handlers.NewIdea(
+        title=" ".join(words[:5]),
+        description=" ".join(words[5:15]),
+        problem=" ".join(words[15:]),
+        category="test",
+        channel="staff_portal",
+        org_unit_id="norr",
+        giver_id="giver",
+    )
+
+
 async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
     """Long ideas, so that each has words beyond its rarest dozen, asked about together:
     the shared words come partly from the rare words' postings (a query's own and
@@ -505,16 +521,7 @@ async def test_duplicate_scores_equal_a_full_comparison(org, settings) -> None:
         for _ in range(4):
             group = []
             for _ in range(10):
-                w = words()
-                new = handlers.NewIdea(
-                    title=" ".join(w[:5]),
-                    description=" ".join(w[5:15]),
-                    problem=" ".join(w[15:]),
-                    category="test",
-                    channel="staff_portal",
-                    org_unit_id="norr",
-                    giver_id="giver",
-                )
+                new = _idea_of(words())
                 group.append(handlers.Submission(org.tenant, new, now, policy))
             async with db.transaction() as conn:
                 for s, done in zip(group, await handlers.submit_ideas(conn, group), strict=True):
@@ -569,15 +576,7 @@ async def test_only_candidates_that_may_be_among_the_best_have_words_looked_up(
     from ideabank_intake.domain import similarity
 
     words = [a + b + c for a in "bdfgk" for b in "lmnr" for c in "pt"][:20]
-    same = handlers.NewIdea(
-        title=" ".join(words[:5]),
-        description=" ".join(words[5:15]),
-        problem=" ".join(words[15:]),
-        category="test",
-        channel="staff_portal",
-        org_unit_id="norr",
-        giver_id="giver",
-    )
+    same = _idea_of(words)
     now = datetime.now(UTC)
     policy = handlers.DuplicatePolicy(threshold=0.3, limit=5)
     looked_up: list[int] = []
@@ -648,8 +647,6 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
     every word to reach the cap soon and scans the whole table for each rare one), and so
     does reading the postings of many rare words at once, and looking up some of their
     words for some ideas."""
-    import json
-
     from ideabank_infra.db import Database, value_list
     from ideabank_intake import handlers
     from ideabank_intake.store import idea_tokens
@@ -703,12 +700,7 @@ async def test_word_counts_read_the_index_whatever_the_statistics_say(org, setti
             read = " ".join(str(row[-1]) for row in await conn.execute(explain, read_params))
             # And so are the (word, idea) pairs whose words are looked up.
             pairs = [(f"ord{w}", f"i{n}") for w in range(0, 100, 10) for n in range(0, 300, 10)]
-            pair_params: dict[str, object] = {"tenant": org.tenant}
-            if postgres:
-                pair_params["tokens"] = [t for t, _ in pairs]
-                pair_params["ids"] = [i for _, i in pairs]
-            else:
-                pair_params["pairs"] = json.dumps(pairs)
+            pair_params = handlers.shared_words_params(db.dialect, org.tenant, pairs)
             explain = text(explain_prefix + handlers._SHARED_WORDS[postgres].text)
             probe = " ".join(str(row[-1]) for row in await conn.execute(explain, pair_params))
             shared = await conn.execute(handlers._SHARED_WORDS[postgres], pair_params)

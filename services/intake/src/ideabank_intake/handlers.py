@@ -544,25 +544,11 @@ async def find_duplicates(
     if not active:
         return out
     everything = sorted(set().union(*(sets[k] for k in active)))
+    postgres = conn.dialect.name == "postgresql"
+    postings: dict[str, set[str]] = {}
     async with _in_key_order(conn):  # the words' counts and the rare words' postings
         stored = Counter(await count_postings(conn, tenant, everything))
-        # Candidates come through an idea's rarer words only: a word that hundreds of ideas
-        # share says little about duplicates, and its postings would make each look-up
-        # slower.
-        rare: dict[int, list[str]] = {}
-        before: Counter[str] = Counter()
-        for k, words in enumerate(sets):
-            if k in active:
-                few = sorted(
-                    (t for t in words if 0 < stored[t] + before[t] <= DUPLICATE_MAX_POSTINGS),
-                    key=lambda t: (stored[t] + before[t], t),
-                )[:DUPLICATE_QUERY_WORDS]
-                if few:  # without a rare word, an idea has no candidates
-                    rare[k] = few
-            if batch is not None and queries[k][0] in batch:
-                before.update(words)
-        postings: dict[str, set[str]] = {}
-        postgres = conn.dialect.name == "postgresql"
+        rare = _rare_words(queries, sets, active, stored, batch)
         for chunk in _chunks(sorted({t for few in rare.values() for t in few if stored[t]})):
             params = {
                 "tenant": tenant,
@@ -598,7 +584,8 @@ async def find_duplicates(
         if batch is not None and idea_id in batch:
             for t in sets[k]:
                 earlier.setdefault(t, []).append(k)
-            shown[idea_id] = dict(zip(("title", "status"), batch[idea_id], strict=True))
+            title, status = batch[idea_id]
+            shown[idea_id] = {"title": title, "status": status}
     sizes = await _settle_the_best(conn, tenant, queries, picked, rest, in_batch, shown)
     for k in rare:
         policy = queries[k][2]
@@ -608,6 +595,32 @@ async def find_duplicates(
         )
         out[k] = [{"id": i, **shown[i], "score": score} for i, score in best]
     return out
+
+
+def _rare_words(
+    queries: Sequence[tuple[str, frozenset[str], DuplicatePolicy]],
+    sets: list[frozenset[str]],
+    active: set[int],
+    stored: Counter[str],
+    batch: dict[str, tuple[str, str]] | None,
+) -> dict[int, list[str]]:
+    """Each active query's rarest words (at most a dozen, in at most ``DUPLICATE_MAX_POSTINGS``
+    ideas, counting the batch's ideas before it), the ones its candidates come through; a
+    query without one has none. A word that hundreds of ideas share says little about
+    duplicates, and its postings would make each look-up slower."""
+    rare: dict[int, list[str]] = {}
+    before: Counter[str] = Counter()
+    for k, words in enumerate(sets):
+        if k in active:
+            few = sorted(
+                (t for t in words if 0 < stored[t] + before[t] <= DUPLICATE_MAX_POSTINGS),
+                key=lambda t: (stored[t] + before[t], t),
+            )[:DUPLICATE_QUERY_WORDS]
+            if few:
+                rare[k] = few
+        if batch is not None and queries[k][0] in batch:
+            before.update(words)
+    return rare
 
 
 async def _settle_the_best(
@@ -719,12 +732,7 @@ async def _add_other_words(
     has: dict[str, set[str]] = {}
     postgres = conn.dialect.name == "postgresql"
     for start in range(0, len(pairs), 10_000):
-        chunk = pairs[start : start + 10_000]
-        params: dict[str, Any] = {"tenant": tenant}
-        if postgres:
-            params["tokens"], params["ids"] = [t for t, _ in chunk], [i for _, i in chunk]
-        else:
-            params["pairs"] = json.dumps(chunk)
+        params = shared_words_params(conn.dialect.name, tenant, pairs[start : start + 10_000])
         for row in await conn.execute(_SHARED_WORDS[postgres], params):
             has.setdefault(row.idea_id, set()).add(row.token)
     for k, ids in asked.items():
@@ -733,6 +741,16 @@ async def _add_other_words(
             found = has.get(i)
             if found:
                 candidates[i] += len(found & words)
+
+
+def shared_words_params(
+    dialect: str, tenant: str, pairs: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """The parameters of ``_SHARED_WORDS`` for (word, idea) ``pairs``: two arrays on
+    PostgreSQL, one JSON list of pairs on SQLite."""
+    if dialect == "postgresql":
+        return {"tenant": tenant, "tokens": [t for t, _ in pairs], "ids": [i for _, i in pairs]}
+    return {"tenant": tenant, "pairs": json.dumps(list(pairs))}
 
 
 async def count_postings(
