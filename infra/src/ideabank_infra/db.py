@@ -645,8 +645,10 @@ class Checkpointer:
             return
         if size >= self.threshold:
             mode = "TRUNCATE" if size >= 16 * self.threshold else "PASSIVE"
-            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            _busy, pages, _copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             self.checkpoints += 1
+            if pages >= 0:  # -1: the log could not be read (not in WAL mode)
+                metrics.SQLITE_CHECKPOINT_PAGES.observe(pages)
 
 
 def _copy_rest(conn: sqlite3.Connection) -> None:

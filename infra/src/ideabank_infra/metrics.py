@@ -44,3 +44,8 @@ SQLITE_CHECKPOINT_SECONDS = Histogram(
     "Time writers waited for the last step of a WAL checkpoint",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
+SQLITE_CHECKPOINT_PAGES = Histogram(
+    "ideabank_sqlite_checkpoint_pages",
+    "Pages in the SQLite WAL when a checkpoint starts",
+    buckets=(16, 64, 256, 1024, 4096, 16384, 65536),
+)
