@@ -10,6 +10,7 @@ from ideabank_infra.deadletter import list_dead_letters, replay_dead_letters
 from ideabank_infra.outbox import OutboxRelay, enqueue
 from ideabank_infra.tables import outbox
 from ideabank_infra.testing import eventually
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from tests.infra.harness import Harness, applied
@@ -97,6 +98,33 @@ async def test_event_delivered_twice_is_applied_once(harness: Harness) -> None:
     await eventually(lambda: harness.applied_count(other.id))
     assert await harness.applied_count(event.id) == 1
     assert await harness.applied_count() == 2
+
+
+async def test_batches_are_bounded_and_counted_at_metrics(harness: Harness) -> None:
+    """Events waiting on the stream are taken up to ``batch_size`` at a time, and every
+    batch's size shows at /metrics (``ideabank_consumer_batch_events``)."""
+    events = [make_event(harness.tenant, i) for i in range(30)]
+    for event in events:
+        await harness.js.publish(
+            event.nats_subject, event.to_json(), headers={"Nats-Msg-Id": event.id}
+        )
+    name = f"c{uuid.uuid4().hex[:8]}"
+    await harness.start_consumer(name, batch_size=10)
+
+    async def all_applied() -> bool:
+        return await harness.applied_count() == 30
+
+    await eventually(all_applied)
+
+    def sample(suffix: str, **labels: str) -> float:
+        value = REGISTRY.get_sample_value(
+            f"ideabank_consumer_batch_events{suffix}", {"consumer": name, **labels}
+        )
+        return value or 0.0
+
+    assert sample("_sum") == 30
+    assert sample("_count") >= 3
+    assert sample("_bucket", le="10.0") == sample("_count")  # none larger than batch_size
 
 
 async def test_failing_handler_is_redelivered_then_dead_lettered_and_replayed(

@@ -180,6 +180,7 @@ class EventConsumers:
         self._feeds.clear()
 
     async def _loop(self, sub: Subscription, feed: PullFeed) -> None:
+        batch_events = metrics.CONSUMER_BATCH_EVENTS.labels(sub.name)
         while self._running:
             try:
                 msgs = await feed.take(self.batch_size, self.fetch_timeout)
@@ -197,6 +198,7 @@ class EventConsumers:
                 continue
             if not msgs:
                 continue
+            batch_events.observe(len(msgs))
             # Shielded so that stopping never cuts a batch between commit and ack.
             batch = asyncio.ensure_future(self.process(sub, msgs))
             self._inflight.add(batch)

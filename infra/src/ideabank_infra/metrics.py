@@ -29,6 +29,12 @@ EVENTS_FAILED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "ideabank_events_dead_lettered_total", "Events moved to the dead-letter subject", ["consumer"]
 )
+CONSUMER_BATCH_EVENTS = Histogram(
+    "ideabank_consumer_batch_events",
+    "Events a consumer took from the stream in one batch",
+    ["consumer"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 400),
+)
 GROUP_COMMIT_ITEMS = Histogram(
     "ideabank_group_commit_items",
     "Writes committed together by one group commit",
