@@ -94,11 +94,12 @@ async def test_back_to_back_commits_checkpoint_once_per_threshold(tmp_path: Path
                     text("INSERT INTO t VALUES (:n, :body)"),
                     [{"n": n + i, "body": ROW} for i in range(10)],
                 )
-        # About 7 MB went through the log: at most one checkpoint per 128 KB of it.
+        # About 7 MB went through the log, 48 times the threshold.
         assert db.checkpointer.checkpoints >= 5
         # Each started with a threshold's worth in the log (32 pages of 4 KB), not a commit
         # or two (5–15 pages): a file left at the threshold after the log started over had
-        # one start as soon as the last ended.
+        # one start as soon as the last ended. How many there are depends on how fast the
+        # copying goes beside the writers, so that is not what is checked.
         assert (REGISTRY.get_sample_value(*small) or 0.0) - small_before == 0
         # Each made the writers wait for its last step (shown at /metrics); the last one
         # may still be waiting for its turn.
