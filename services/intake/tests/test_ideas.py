@@ -774,15 +774,7 @@ async def test_candidates_are_read_by_key(org, settings) -> None:
     from sqlalchemy import text
 
     now = datetime.now(UTC)
-    new = handlers.NewIdea(
-        title="Cykelparkering vid stationen",
-        description="Fler platser behövs",
-        problem="Fullt varje morgon",
-        category="test",
-        channel="staff_portal",
-        org_unit_id="norr",
-        giver_id="giver",
-    )
+    new = _idea_of([f"cykel{n}" for n in range(20)])
     policy = handlers.DuplicatePolicy(limit=0)
     db = Database(settings.resolved_database_url())
     try:

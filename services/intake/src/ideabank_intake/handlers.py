@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ideabank_contracts import CloudEvent, EventData, new_event, new_id, parse_data
 from ideabank_contracts.events import idea as ev
@@ -49,6 +49,7 @@ from ideabank_intake.store import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SOURCE = "/ideabank/intake"
 #: Stored ideas (and as many of its own group) an idea is compared with: those that share
@@ -731,8 +732,8 @@ async def _add_other_words(
     pairs = sorted({(t, i) for k, ids in asked.items() for i in ids for t in rest[k]})
     has: dict[str, set[str]] = {}
     postgres = conn.dialect.name == "postgresql"
-    for start in range(0, len(pairs), 10_000):
-        params = shared_words_params(conn.dialect.name, tenant, pairs[start : start + 10_000])
+    for chunk in _chunks(pairs, 10_000):
+        params = shared_words_params(conn.dialect.name, tenant, chunk)
         for row in await conn.execute(_SHARED_WORDS[postgres], params):
             has.setdefault(row.idea_id, set()).add(row.token)
     for k, ids in asked.items():
@@ -817,8 +818,8 @@ _COUNT_POSTINGS = {
 }
 
 
-def _chunks(values: Sequence[str], size: int = 2000) -> list[Sequence[str]]:
-    """Pieces of a long IN list, below every driver's limit on bound parameters."""
+def _chunks(values: Sequence[T], size: int = 2000) -> list[Sequence[T]]:
+    """Pieces of a long list of values, below every driver's limit on bound parameters."""
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
