@@ -32,8 +32,11 @@ reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
    counts from when its request was due, so a generator or a connection that falls behind is
    measured too;
 4. CPU: each process's CPU time over the closed-loop phases after the warm-up, per idea (for
-   intake's phases, until what it accepted was visible, so the consumers' catching up is
-   counted) and per request of the plain POST (see ``CpuMeter``).
+   intake's phases, until every consumer has applied what it accepted, so the consumers'
+   catching up is counted) and per request of the plain POST (see ``CpuMeter``).
+
+Every phase starts on a quiet platform: each durable consumer of the ideas stream has applied
+and acked all it was given (see ``drained``).
 
 Before the first phase, each side gets a warm-up load (the ceiling ``WARM_UP_SECONDS``,
 intake ``--seconds`` at 200 connections), and on PostgreSQL the databases are then analyzed,
@@ -395,6 +398,29 @@ class CpuMeter:
         return out
 
 
+async def drained(nats_url: str, timeout: float = 60.0) -> float:
+    """Wait until every durable consumer of the ideas stream has applied and acked all it
+    was given (at most ``timeout`` seconds): the seconds it took. Each phase starts on a
+    quiet platform, so no consumer still catching up on the last phase's ideas takes the
+    cores from the next (a ceiling measured beside them would come out low)."""
+    started = time.perf_counter()
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        while time.perf_counter() - started < timeout:
+            busy = [
+                info
+                for info in await js.consumers_info(STREAM_NAME)
+                if (info.num_pending or 0) + (info.num_ack_pending or 0) > 0
+            ]
+            if not busy:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        await nc.close()
+    return time.perf_counter() - started
+
+
 async def kpi_count(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
     try:
         r = await c.get(url, params={"year": YEAR}, headers=headers)
@@ -665,8 +691,11 @@ async def run(args: argparse.Namespace) -> None:
                 ):
                     seen = await kpi_count(c, f"{reporting}/v1/kpis", reader)
                     await asyncio.sleep(POLL_SECONDS)
+                took = time.perf_counter() - started
+                # The CPU counts every consumer's work on these ideas, not only reporting's.
+                await drained(nats.url)
                 platform_cpu.stop(seen - before)
-                return rate, accepted, seen - before, time.perf_counter() - started
+                return rate, accepted, seen - before, took
 
             # Warm-up: each side under load for a while, then (on PostgreSQL) ANALYZE, so that
             # what follows measures a platform that has been running, not one on empty tables.
@@ -698,6 +727,7 @@ async def run(args: argparse.Namespace) -> None:
             sustained_at: dict[int, list[float]] = {n: [] for n in args.connections}
             for round_no in range(1, args.rounds + 1):
                 for conns in args.connections:
+                    await drained(nats.url)
                     ceiling_cpu.start()
                     rate, answered = await closed_loop(
                         ceiling + "/v1/ideas", giver, unit, args.seconds, conns, args.max_ideas, tmp
@@ -736,6 +766,7 @@ async def run(args: argparse.Namespace) -> None:
             for rate in rates:
                 rate = max(rate, 1.0)
                 n = min(int(rate * args.seconds), args.latency_ideas)
+                await drained(nats.url)
                 runs.append(
                     (rate, *await latency_at(rate, n, intake, reporting, unit, giver, reader))
                 )
@@ -784,7 +815,7 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"  asked {rate:,.0f}/s: no idea became visible in time")
             if failed:
                 print(f"    not accepted: {dict(failed)}")
-        print("  CPU, closed-loop phases (intake's until what it accepted was visible):")
+        print("  CPU, closed-loop phases (intake's until every consumer had applied them):")
         print(f"    the platform: {platform_cpu.summary('idea')}")
         print(f"    the plain POST: {ceiling_cpu.summary('request')}")
     finally:

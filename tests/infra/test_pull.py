@@ -13,7 +13,7 @@ from typing import Any
 import nats
 import pytest
 from ideabank_infra.messaging import Connection
-from ideabank_infra.pull import PullFeed
+from ideabank_infra.pull import BUSY, PullFeed
 from ideabank_infra.testing import NatsServer, eventually
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, StreamConfig
@@ -161,3 +161,65 @@ async def test_a_request_the_server_forgot_is_sent_again(tmp_path: Path, direct:
     finally:
         await nc.close()
         server.stop()
+
+
+async def lingering_feed(harness: Harness, waiting: int) -> tuple[PullFeed, str]:
+    """A feed on a stream of its own with ``waiting`` messages arrived and not yet taken."""
+    name = f"l{uuid.uuid4().hex[:8]}"
+    await harness.js.add_stream(StreamConfig(name=name.upper(), subjects=[f"{name}.>"]))
+    await harness.js.add_consumer(
+        name.upper(), ConsumerConfig(durable_name=name, ack_policy="explicit")
+    )
+    feed = PullFeed(harness.js, name.upper(), name, batch=100)
+    await feed.start()
+    await publish_raw(harness, name, waiting + 1)
+    first = await feed.take(1, timeout=PROMPTLY)  # opens the pull request
+    await first[0].ack()
+    await eventually(lambda: feed.waiting == waiting, timeout=PROMPTLY)
+    return feed, name
+
+
+async def publish_raw(harness: Harness, subject: str, n: int) -> None:
+    for _ in range(n):
+        await harness.js.publish(f"{subject}.x", b"x", headers={"Nats-Msg-Id": uuid.uuid4().hex})
+
+
+async def test_a_busy_consumer_lingers_until_its_batch_is_full(harness: Harness) -> None:
+    """With enough waiting to count as busy, a take waits for the batch to fill, and returns
+    as soon as it has, well before the linger is over."""
+    feed, subject = await lingering_feed(harness, BUSY)
+    try:
+        taking = asyncio.create_task(feed.take(BUSY + 30, timeout=PROMPTLY, linger=PROMPTLY))
+        await asyncio.sleep(0.2)
+        assert not taking.done()  # lingering, though 16 were there to take
+        started = time.monotonic()
+        await publish_raw(harness, subject, 30)
+        msgs = await taking
+        assert len(msgs) == BUSY + 30
+        assert time.monotonic() - started < PROMPTLY / 2
+    finally:
+        await feed.stop()
+
+
+async def test_a_busy_batch_that_does_not_fill_goes_after_the_linger(harness: Harness) -> None:
+    feed, _ = await lingering_feed(harness, BUSY)
+    try:
+        started = time.monotonic()
+        msgs = await feed.take(100, timeout=PROMPTLY, linger=0.3)
+        took = time.monotonic() - started
+        assert len(msgs) == BUSY
+        assert 0.3 <= took < 0.3 + PROMPTLY / 2
+    finally:
+        await feed.stop()
+
+
+async def test_a_quiet_consumer_takes_what_it_has_at_once(harness: Harness) -> None:
+    """Fewer than ``BUSY`` waiting: no lingering, however long the linger."""
+    feed, _ = await lingering_feed(harness, BUSY - 1)
+    try:
+        started = time.monotonic()
+        msgs = await feed.take(100, timeout=PROMPTLY, linger=PROMPTLY)
+        assert len(msgs) == BUSY - 1
+        assert time.monotonic() - started < 0.2
+    finally:
+        await feed.stop()

@@ -80,6 +80,7 @@ class Runtime:
                 self.db,
                 self.js,
                 batch_size=s.consumer_batch_size,
+                linger=s.consumer_linger_seconds,
                 max_deliveries=s.max_deliveries,
                 redelivery_delay=s.redelivery_delay_seconds,
                 ack_wait=s.ack_wait_seconds,

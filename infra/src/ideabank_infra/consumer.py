@@ -93,6 +93,7 @@ class EventConsumers:
         js: JetStreamContext,
         *,
         batch_size: int = 200,
+        linger: float = 0.0,
         max_deliveries: int = 5,
         redelivery_delay: float = 2.0,
         ack_wait: float = 30.0,
@@ -102,6 +103,8 @@ class EventConsumers:
         self.db = db
         self.js = js
         self.batch_size = batch_size
+        #: How long a busy consumer waits for a batch to fill (see :meth:`PullFeed.take`).
+        self.linger = linger
         self.max_deliveries = max_deliveries
         self.redelivery_delay = redelivery_delay
         self.ack_wait = ack_wait
@@ -183,7 +186,7 @@ class EventConsumers:
         batch_events = metrics.CONSUMER_BATCH_EVENTS.labels(sub.name)
         while self._running:
             try:
-                msgs = await feed.take(self.batch_size, self.fetch_timeout)
+                msgs = await feed.take(self.batch_size, self.fetch_timeout, self.linger)
             except asyncio.CancelledError:
                 raise
             except ConsumerGone:

@@ -32,6 +32,11 @@ from ideabank_infra.messaging import inline_status, subscribe_direct
 log = logging.getLogger(__name__)
 
 
+#: A consumer with at least this many messages waiting at once is busy: with a linger, it
+#: waits for a fuller batch (see :meth:`PullFeed.take`).
+BUSY = 16
+
+
 class ConsumerGone(Exception):
     """The durable consumer does not exist (any more) on the server."""
 
@@ -64,6 +69,9 @@ class PullFeed:
         self._heartbeat = heartbeat
         self._ready: deque[Msg] = deque()
         self._arrived = asyncio.Event()
+        # While a batch lingers: how many it waits for, and the event set when they are here.
+        self._wanted = 0
+        self._filled = asyncio.Event()
         self._remaining = 0  # messages the open request may still bring
         self._heard = 0.0  # when the server last sent anything for it
         self._gone = False
@@ -85,9 +93,20 @@ class PullFeed:
             await self._sub.unsubscribe()
             self._sub = None
 
-    async def take(self, limit: int, timeout: float) -> list[Msg]:
+    @property
+    def waiting(self) -> int:
+        """Messages arrived and not yet taken."""
+        return len(self._ready)
+
+    async def take(self, limit: int, timeout: float, linger: float = 0.0) -> list[Msg]:
         """Up to ``limit`` messages: whatever has arrived, or else the first to come within
-        ``timeout`` (an empty list when none did)."""
+        ``timeout`` (an empty list when none did).
+
+        With ``linger``, when at least :data:`BUSY` messages are waiting but fewer than
+        ``limit``, the consumer is busy: wait up to ``linger`` seconds more for the batch to
+        fill: a batch has a fixed cost (a transaction, its inbox statement, the handlers'
+        look-ups, waking up), which a fuller batch shares among more events. A quiet consumer
+        (fewer waiting) takes what it has at once, so a lone event is never held back."""
         deadline = time.monotonic() + timeout
         while True:
             if self._gone:
@@ -96,6 +115,8 @@ class PullFeed:
                 raise ConsumerGone(self._next)
             await self._keep_requested()
             if self._ready:
+                if linger > 0 and BUSY <= len(self._ready) < limit:
+                    await self._fill(limit, linger)
                 return [self._ready.popleft() for _ in range(min(limit, len(self._ready)))]
             left = deadline - time.monotonic()
             if left <= 0:
@@ -105,6 +126,19 @@ class PullFeed:
                 await asyncio.wait_for(self._arrived.wait(), left)
             except TimeoutError:
                 return []
+
+    async def _fill(self, limit: int, linger: float) -> None:
+        """Wait until ``limit`` messages are ready, at most ``linger`` seconds."""
+        self._wanted = limit
+        self._filled.clear()
+        try:
+            async with asyncio.timeout(linger):
+                # The open request (twice a batch) is renewed as it is used up.
+                await self._filled.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._wanted = 0
 
     async def _keep_requested(self) -> None:
         """Send a new pull request when the open one is used up, ended or silent."""
@@ -136,6 +170,8 @@ class PullFeed:
             if status == "409" and "deleted" in description.lower():
                 self._gone = True
         self._arrived.set()
+        if self._wanted and len(self._ready) >= self._wanted:
+            self._filled.set()
 
     async def _renew(self) -> None:
         try:

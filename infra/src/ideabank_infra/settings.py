@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 1000
     relay_poll_seconds: float = 0.25
     consumer_batch_size: int = 200
+    consumer_linger_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long a busy consumer (16 or more events waiting) waits for a fuller"
+        " batch; 0: never",
+    )
     max_deliveries: int = 5
     redelivery_delay_seconds: float = 2.0
     ack_wait_seconds: float = 30.0
