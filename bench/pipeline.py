@@ -24,15 +24,15 @@ reads): the raw ceiling of "HTTP in, event out" on this machine. Then:
    at half the sustained rate (each the median of the rounds' best), for ``--seconds`` or
    ``--latency-ideas`` ideas, whichever is less, ``--latency-runs`` times at each rate (the
    median printed, with each run's p99: a run of a second or so swings by a third from one
-   to the next), while a poller starts a read of ``GET /v1/kpis`` every 50 ms; an idea's submit-to-visible latency is
-   from its request to the end of the first poll whose ``submitted`` count includes it (in
-   commit order, so each figure is within one poll interval and one KPI read). The generator
-   is Python, in a process of its own (so that its sending and the polling never wait for
-   each other), and opens its keep-alive connections before its clock starts, as a proxy in
-   front of intake keeps its own open; it shares the two cores with what it measures (about
-   40 µs of CPU a request, see ``OpenLoop``) and prints what it offered. An idea's latency
-   counts from when its request was due, so a generator or a connection that falls behind is
-   measured too;
+   to the next), while a poller starts a read of ``GET /v1/kpis`` every 50 ms; an idea's
+   submit-to-visible latency is from its request to the end of the first poll whose
+   ``submitted`` count includes it (in commit order, so each figure is within one poll
+   interval and one KPI read). The generator is Python, in a process of its own (so that its
+   sending and the polling never wait for each other), and opens its keep-alive connections
+   before its clock starts, as a proxy in front of intake keeps its own open; it shares the
+   two cores with what it measures (about 40 µs of CPU a request, see ``OpenLoop``) and
+   prints what it offered. An idea's latency counts from when its request was due, so a
+   generator or a connection that falls behind is measured too;
 4. CPU: each process's CPU time over the closed-loop phases after the warm-up, per idea (for
    intake's phases, until every consumer has applied what it accepted, so the consumers'
    catching up is counted) and per request of the plain POST (see ``CpuMeter``).
