@@ -74,6 +74,11 @@ async def test_the_plain_case_never_reaches_the_router() -> None:
     assert calls == {"route": 0, "fast": 1}
     # Counted under the route's template, as the router would have named it.
     assert counted("201") == before + 1
+    timed = metrics.HTTP_SECONDS.labels("POST", "/v1/notes")
+    timed_before = sum(b.get() for b in timed._buckets)
+    await post(app, json={"text": "igen"})  # the middleware's labelled children, kept
+    assert counted("201") == before + 2
+    assert sum(b.get() for b in timed._buckets) == timed_before + 1
 
 
 async def test_anything_else_goes_on_to_the_route_with_its_body() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from ideabank_contracts import CloudEvent
 from ideabank_infra.telemetry import memory_exporter, setup_tracing
 from ideabank_infra.testing import eventually
@@ -40,19 +41,27 @@ async def test_trace_id_survives_nats(harness: Harness) -> None:
     assert consumed[-1].parent is not None
 
 
-async def test_requests_carry_a_trace_when_no_span_is_exported() -> None:
-    """With ``traces = none`` the lean middleware still continues or starts a trace."""
+@pytest.mark.parametrize("recorded", [False, True], ids=["unrecorded", "recorded"])
+async def test_requests_carry_a_trace_when_no_span_is_exported(
+    monkeypatch: pytest.MonkeyPatch, recorded: bool
+) -> None:
+    """With ``traces = none`` the lean middleware still continues or starts a trace: through
+    the SDK while something records spans, and with a span of its own making otherwise."""
     import httpx
+    from ideabank_infra import app as app_module
     from ideabank_infra.app import TraceContextMiddleware
     from ideabank_infra.telemetry import current_trace_id
-    from opentelemetry import propagate
+    from opentelemetry import propagate, trace
 
+    monkeypatch.setattr(app_module, "spans_recorded", lambda: recorded)
     seen: list[tuple[str | None, dict[str, str]]] = []
 
     async def endpoint(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         headers: dict[str, str] = {}
         propagate.inject(headers)  # what the outbox stores with each event
         seen.append((current_trace_id(), headers))
+        if not recorded:
+            assert not trace.get_current_span().is_recording()
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -64,6 +73,8 @@ async def test_requests_carry_a_trace_when_no_span_is_exported() -> None:
         await c.get("/")
     (first, first_headers), (second, _), (third, _) = seen
     assert first == caller and caller in first_headers["traceparent"]
+    # A span of its own in the caller's trace, not the caller's span passed on.
+    assert "b7ad6b7169203331" not in first_headers["traceparent"]
     assert second and third and len({second, third, caller}) == 3
 
 

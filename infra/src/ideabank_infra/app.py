@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,7 +38,12 @@ from ideabank_infra.fastpath import FastPaths, FastRoute
 from ideabank_infra.messaging import connect, ensure_streams
 from ideabank_infra.outbox import OutboxRelay
 from ideabank_infra.settings import ServiceSettings
-from ideabank_infra.telemetry import setup_logging, setup_tracing
+from ideabank_infra.telemetry import (
+    setup_logging,
+    setup_tracing,
+    spans_recorded,
+    unrecorded_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +196,10 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Each labelled child, looked up once: ``labels()`` checks and locks on every call,
+        # which was half of this middleware's cost.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,10 +220,16 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            metrics.HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
-            metrics.HTTP_SECONDS.labels(scope["method"], path).observe(
-                time.perf_counter() - started
-            )
+            method = scope["method"]
+            counted = self._counted.get((method, path, status))
+            if counted is None:
+                counted = metrics.HTTP_REQUESTS.labels(method, path, str(status))
+                self._counted[(method, path, status)] = counted
+            counted.inc()
+            timed = self._timed.get((method, path))
+            if timed is None:
+                timed = self._timed[(method, path)] = metrics.HTTP_SECONDS.labels(method, path)
+            timed.observe(time.perf_counter() - started)
 
 
 #: FastAPI (0.165 and later) traces requests itself once a tracer provider is set, with
@@ -362,10 +378,17 @@ class TraceContextMiddleware:
             if name in self._keys
         }
         parent = propagate.extract(carrier) if carrier else None
-        with self.tracer.start_as_current_span(
-            scope["method"], context=parent, kind=trace.SpanKind.SERVER
-        ):
+        if spans_recorded():
+            with self.tracer.start_as_current_span(
+                scope["method"], context=parent, kind=trace.SpanKind.SERVER
+            ):
+                await self.app(scope, receive, send)
+            return
+        token = otel_context.attach(trace.set_span_in_context(unrecorded_span(parent), parent))
+        try:
             await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
 
 
 def _span_details(scope: Scope) -> tuple[str, dict[str, str]]:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -63,6 +64,21 @@ def spans_recorded() -> bool:
     if not isinstance(provider, TracerProvider):
         return False
     return provider.sampler is not _sampler or _sampler.recording
+
+
+_ids = RandomIdGenerator()
+
+
+def unrecorded_span(parent: Context | None = None) -> trace.Span:
+    """The span the SDK starts when its sampler drops it, made directly: a non-recording
+    span with a fresh span id in ``parent``'s trace (the current one when None), or in a
+    new trace. A tenth of what going through the SDK costs, for a request whose span only
+    carries its trace id to the events and log lines it writes."""
+    above = trace.get_current_span(parent).get_span_context()
+    trace_id = above.trace_id if above.is_valid else _ids.generate_trace_id()
+    return trace.NonRecordingSpan(
+        trace.SpanContext(trace_id, _ids.generate_span_id(), is_remote=False)
+    )
 
 
 def setup_tracing(service_name: str, mode: str = "none") -> TracerProvider:
