@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -19,6 +18,7 @@ from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
+import pydantic_core
 from sqlalchemy import (
     DateTime,
     MetaData,
@@ -84,13 +84,21 @@ class SqliteDateTime(sqlite.DATETIME):
 _SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
+def _json_text(value: Any) -> str:
+    """``value`` as JSON text, for a JSON column."""
+    return pydantic_core.to_json(value).decode()
+
+
 class Database:
     """An async engine plus the few helpers every store needs."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns (an outbox row's headers, an idea's lists of ids) through pydantic's
+        # serializer: a fifth of the standard library's time for these small values.
+        codecs = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+        kwargs: dict[str, Any] = {"echo": echo, **codecs}
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         path = make_url(url).database if self.is_sqlite else None
@@ -106,7 +114,7 @@ class Database:
         # when statements run inline: in aiosqlite's worker thread, where sqlite3 lets go
         # of the GIL while it steps, the loop serves requests and consumers meanwhile.
         self.read_engine: AsyncEngine = (
-            create_async_engine(url, echo=echo) if self.inline else self.engine
+            create_async_engine(url, echo=echo, **codecs) if self.inline else self.engine
         )
         if self.is_sqlite:
             for engine in {self.engine, self.read_engine}:
@@ -264,7 +272,7 @@ def value_list(dialect: str, values: Sequence[str]) -> Any:
     """``values`` as one bound parameter: an array on PostgreSQL (for ``unnest`` or
     ``= ANY``), a JSON array on SQLite (for ``json_each``). One statement text serves any
     number of values, where an expanding IN list is rendered and prepared anew for each."""
-    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+    return list(values) if dialect == "postgresql" else _json_text(list(values))
 
 
 @cache

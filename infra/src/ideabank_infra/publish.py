@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import nats.errors
+import pydantic_core
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -86,7 +86,7 @@ class Publisher:
             future.set_exception(NoStreamResponseError())  # no stream takes the subject
             return
         try:
-            answer = json.loads(msg.data)
+            answer = pydantic_core.from_json(msg.data)
         except ValueError as exc:
             future.set_exception(exc)
             return
