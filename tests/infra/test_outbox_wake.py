@@ -60,3 +60,28 @@ async def test_a_started_relay_publishes_an_event_at_its_commit(harness: Harness
         assert relay.published_total == 1
     finally:
         await relay.stop()
+
+
+async def test_a_drain_stops_at_a_batch_that_was_not_full(harness: Harness) -> None:
+    """Full batches are followed by another look; a partial one ends the drain without
+    asking the outbox again (a commit after it wakes the relay for the rest)."""
+    from ideabank_infra.tables import outbox
+    from sqlalchemy import event
+
+    relay = harness.relay()
+    relay.batch_size = 10
+    async with harness.db.transaction() as conn:
+        await enqueue(conn, [make_event(harness.tenant, n) for n in range(25)])
+    looks: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and outbox.name in statement:
+            looks.append(statement)
+
+    engine = harness.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await relay.drain() == 25
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(looks) == 3  # 10, 10, then 5: no fourth look

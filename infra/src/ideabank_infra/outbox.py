@@ -192,6 +192,10 @@ class OutboxRelay:
                 if nxt is None:
                     break
                 inflight, after = nxt, nxt.rows[-1].seq
+                if len(nxt.rows) < self.batch_size:
+                    # The outbox had no more: asking again would find nothing. Rows committed
+                    # since then wake the relay (``wake``), which drains again at once.
+                    break
         finally:
             if settling is not None:
                 total += await settling
