@@ -72,7 +72,7 @@ _ids = RandomIdGenerator()
 def unrecorded_span(parent: Context | None = None) -> trace.Span:
     """The span the SDK starts when its sampler drops it, made directly: a non-recording
     span with a fresh span id in ``parent``'s trace (the current one when None), or in a
-    new trace. A tenth of what going through the SDK costs, for a request whose span only
+    new trace. Half of what going through the SDK costs, for a request whose span only
     carries its trace id to the events and log lines it writes."""
     above = trace.get_current_span(parent).get_span_context()
     trace_id = above.trace_id if above.is_valid else _ids.generate_trace_id()
