@@ -26,7 +26,7 @@ ODD_QUERY = ("", "-1", "abc", "9" * 30, "2026-13-45", "null", "<script>")
 
 def settings_class(module: Any) -> type[ServiceSettings]:
     for _, obj in inspect.getmembers(module, inspect.isclass):
-        if issubclass(obj, ServiceSettings) and obj is not ServiceSettings:
+        if issubclass(obj, ServiceSettings) and obj.__module__ == module.__name__:
             return obj
     raise AssertionError(f"no settings class in {module.__name__}")
 

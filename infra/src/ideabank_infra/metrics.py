@@ -33,7 +33,7 @@ CONSUMER_BATCH_EVENTS = Histogram(
     "ideabank_consumer_batch_events",
     "Events a consumer took from the stream in one batch",
     ["consumer"],
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 400),
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 GROUP_COMMIT_ITEMS = Histogram(
     "ideabank_group_commit_items",

@@ -71,3 +71,13 @@ class ServiceSettings(BaseSettings):
         if self.jwks_url:
             return self.jwks_url
         return (self.data_dir / "issuer" / "jwks.json").resolve().as_uri()
+
+
+class BackgroundServiceSettings(ServiceSettings):
+    """Settings of a service whose consumers feed read models nobody waits on within a
+    second: when busy, they wait up to a quarter second more for batches of up to 1,000
+    (see :meth:`ideabank_infra.pull.PullFeed.take`), which cuts their CPU per event under
+    load by a third to a half."""
+
+    consumer_batch_size: int = 1000
+    consumer_linger_seconds: float = Field(default=0.25, ge=0)

@@ -1,19 +1,14 @@
 """Evaluation settings (``IDEABANK_*`` environment variables)."""
 
-from ideabank_infra.settings import ServiceSettings
+from ideabank_infra.settings import BackgroundServiceSettings
 from pydantic import Field
 
 
-class EvaluationSettings(ServiceSettings):
+class EvaluationSettings(BackgroundServiceSettings):
     """Settings of the evaluation service."""
 
     service_name: str = "evaluation"
     port: int = 8002
-    # Off the path a person waits on: when busy, a quarter second more for a fuller batch
-    # (see ``ideabank_infra.pull``) cuts this consumer's CPU per event under load by a third
-    # to a half.
-    consumer_batch_size: int = 1000
-    consumer_linger_seconds: float = Field(default=0.25, ge=0)
     revisit_poll_seconds: float = Field(
         default=60.0,
         gt=0,

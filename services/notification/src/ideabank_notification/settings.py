@@ -1,19 +1,14 @@
 """Notification settings (``IDEABANK_*`` environment variables)."""
 
-from ideabank_infra.settings import ServiceSettings
+from ideabank_infra.settings import BackgroundServiceSettings
 from pydantic import Field
 
 
-class NotificationSettings(ServiceSettings):
+class NotificationSettings(BackgroundServiceSettings):
     """Settings of the notification service."""
 
     service_name: str = "notification"
     port: int = 8004
-    # Off the path a person waits on: when busy, a quarter second more for a fuller batch
-    # (see ``ideabank_infra.pull``) cuts this consumer's CPU per event under load by a third
-    # to a half.
-    consumer_batch_size: int = 1000
-    consumer_linger_seconds: float = Field(default=0.25, ge=0)
 
     smtp_host: str | None = Field(default=None, description="SMTP server; no email when unset")
     smtp_port: int = 25
