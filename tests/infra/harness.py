@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,9 +13,10 @@ from ideabank_contracts import CloudEvent
 from ideabank_infra.consumer import BatchHandler, EventConsumers, Subscription
 from ideabank_infra.db import Database
 from ideabank_infra.outbox import OutboxRelay, enqueue
+from ideabank_infra.tables import outbox
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = MetaData()
@@ -43,6 +44,23 @@ async def loop_ticks(every: float = 0.01) -> AsyncIterator[LoopTicks]:
         yield ticks
     finally:
         ticker.cancel()
+
+
+@contextlib.contextmanager
+def outbox_reads(harness: Harness) -> Iterator[list[str]]:
+    """The SELECTs on the outbox run while inside."""
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and outbox.name in statement:
+            reads.append(statement)
+
+    engine = harness.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield reads
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 applied = Table(

@@ -9,7 +9,7 @@ from ideabank_infra.outbox import enqueue
 from ideabank_infra.tables import inbox
 from ideabank_infra.testing import eventually
 
-from tests.infra.harness import Harness
+from tests.infra.harness import Harness, outbox_reads
 from tests.infra.test_delivery import make_event
 
 
@@ -17,7 +17,7 @@ async def test_only_a_commit_that_wrote_events_wakes_the_relay(harness: Harness)
     db = harness.db
     commits: list[str] = []
     db.after_commit.append(lambda: commits.append("commit"))
-    db.after_events.append(lambda: commits.append("events"))
+    db.after_events.append(lambda rows: commits.append("events"))
 
     # A consumer's usual transaction: it writes rows, but no event.
     async with db.transaction() as conn:
@@ -65,23 +65,38 @@ async def test_a_started_relay_publishes_an_event_at_its_commit(harness: Harness
 async def test_a_drain_stops_at_a_batch_that_was_not_full(harness: Harness) -> None:
     """Full batches are followed by another look; a partial one ends the drain without
     asking the outbox again (a commit after it wakes the relay for the rest)."""
-    from ideabank_infra.tables import outbox
-    from sqlalchemy import event
-
     relay = harness.relay()
     relay.batch_size = 10
     async with harness.db.transaction() as conn:
         await enqueue(conn, [make_event(harness.tenant, n) for n in range(25)])
-    looks: list[str] = []
+    with outbox_reads(harness) as looks:
+        assert await relay.drain() == 25
+    assert len(looks) == 3  # 10, 10, then 5: no fourth look
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and outbox.name in statement:
-            looks.append(statement)
+
+async def test_the_rows_are_handed_over_before_anything_else_runs(harness: Harness) -> None:
+    """Between the commit and the hand-over no other task runs: a relay reading the outbox
+    then already knows which rows are on their way (else it would publish them twice)."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    if not harness.db.is_sqlite:
+        pytest.skip("a PostgreSQL commit waits for the server, and other tasks run meanwhile")
+    ran: list[int] = []
+    seen: list[tuple[bool, int]] = []
+    harness.db.after_events.append(lambda rows: seen.append((bool(ran), len(rows or ()))))
+
+    def before_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        asyncio.get_running_loop().call_soon(ran.append, 1)
 
     engine = harness.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", before_commit)
     try:
-        assert await relay.drain() == 25
+        async with harness.db.transaction() as conn:
+            await enqueue(conn, [make_event(harness.tenant, n) for n in range(3)])
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert len(looks) == 3  # 10, 10, then 5: no fourth look
+        event.remove(engine, "commit", before_commit)
+    assert seen == [(False, 3)]
+    await asyncio.sleep(0)
+    assert ran  # the loop did get its turn, after the hand-over

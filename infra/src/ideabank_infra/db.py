@@ -43,8 +43,13 @@ from sqlalchemy.sql.dml import Insert
 from ideabank_infra import metrics
 from ideabank_infra.tables import infra_metadata
 
-#: Set in a connection's ``info`` by ``outbox.enqueue``: its transaction wrote events.
+#: In a connection's ``info`` while :meth:`Database.transaction` has it: the outbox rows its
+#: transaction wrote (``outbox.enqueue`` adds them), or None once some were written where
+#: they cannot be listed (inside a savepoint, which may yet roll back without the rest).
 EVENTS_WRITTEN = "ideabank.events_written"
+
+#: Outbox rows, as ``outbox.enqueue`` writes them.
+OutboxRows = list[dict[str, Any]]
 
 log = logging.getLogger(__name__)
 ItemT = TypeVar("ItemT")
@@ -121,9 +126,10 @@ class Database:
                 dialect = engine.sync_engine.dialect
                 dialect.colspecs = {**dialect.colspecs, DateTime: SqliteDateTime}
         self.after_commit: list[Callable[[], None]] = []
-        #: Called after a transaction that wrote events to the outbox has committed. Most
-        #: of a consumer's transactions write none, and the relay need not look for them.
-        self.after_events: list[Callable[[], None]] = []
+        #: Called after a transaction that wrote events to the outbox has committed, with
+        #: the rows it wrote (None: the outbox itself has them). Most of a consumer's
+        #: transactions write none, and the relay need not look for them.
+        self.after_events: list[Callable[[OutboxRows | None], None]] = []
         # SQLite has one writer per file. Writers of this process take turns here instead of
         # in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self.write_gate = asyncio.Lock()
@@ -154,17 +160,24 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed on success, rolled back on any error."""
-        async with self.write_turn(), self.engine.begin() as conn:
-            # ``info`` stays with the pooled connection: a failed transaction's flag goes.
-            conn.info.pop(EVENTS_WRITTEN, None)
-            await self.begin_write(conn)
-            yield conn
-            wrote_events = conn.info.pop(EVENTS_WRITTEN, False)
-        for callback in self.after_commit:
-            callback()
-        if wrote_events:
-            for callback in self.after_events:
+        written: OutboxRows | None = []
+        async with self.write_turn(), self.engine.connect() as conn:
+            async with conn.begin():
+                # ``info`` stays with the pooled connection: the list goes with the transaction.
+                conn.info[EVENTS_WRITTEN] = written
+                try:
+                    await self.begin_write(conn)
+                    yield conn
+                finally:
+                    written = conn.info.pop(EVENTS_WRITTEN, None)
+            # Committed. The callbacks run before the connection's close, which lets other
+            # tasks run (SQLAlchemy closes it in a task of its own): a relay that reads the
+            # outbox meanwhile knows already which of its rows are on their way.
+            for callback in self.after_commit:
                 callback()
+            if written is None or written:
+                for handover in self.after_events:
+                    handover(written)
 
     async def begin_write(self, conn: AsyncConnection) -> None:
         """Make ``conn``'s open transaction a write transaction from its first statement.
