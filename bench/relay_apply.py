@@ -98,15 +98,18 @@ async def run_throughput(db_url: str, label: str, nats_url: str, n: int) -> None
 
     tenant = f"b{uuid.uuid4().hex[:6]}"
     events = make_events(tenant, n)
+    started = time.perf_counter()
     for i in range(0, n, 1000):
         async with db.transaction() as conn:
             await enqueue(conn, events[i : i + 1000])
+    written = time.perf_counter() - started
     relay = OutboxRelay(db, js, batch_size=1000)
     started = time.perf_counter()
     published = 0
     while published < n:
         published += await relay.drain()
-    relay_rate = n / (time.perf_counter() - started)
+    relayed = time.perf_counter() - started
+    relay_rate = n / relayed
 
     # A started relay takes the rows each commit hands over and publishes them from memory.
     memory_tenant = f"m{uuid.uuid4().hex[:6]}"
@@ -168,8 +171,12 @@ async def run_throughput(db_url: str, label: str, nats_url: str, n: int) -> None
         f"ratio {relay_rate / raw_pub:.0%} (target ≥ 50 %)"
     )
     print(
+        f"  outbox write, then relay reading it   {n / (written + relayed):>10,.0f} ev/s  "
+        f"ratio {n / (written + relayed) / raw_pub:.0%} (commits of 1,000 included)"
+    )
+    print(
         f"  outbox write + relay from memory      {memory_rate:>10,.0f} ev/s  "
-        f"ratio {memory_rate / raw_pub:.0%} (commits of 1,000 included)"
+        f"ratio {memory_rate / raw_pub:.0%} (the same, handed over as they commit)"
     )
     print(f"  raw JetStream pull consume + ack      {raw_cons:>10,.0f} ev/s")
     print(
