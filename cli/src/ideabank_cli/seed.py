@@ -56,6 +56,14 @@ def _load_ideas(data_dir: Path, ports: dict[str, int], marker: Path) -> None:
     print("Loading demo ideas with a few years of history (once; about a minute)…", flush=True)
     try:
         count = load_demo_ideas(data_dir, ports, demo_tenants())
+    except KeyboardInterrupt:
+        # Stopped while loading (Ctrl-C): keep what was loaded. Loading all of it again at
+        # the next start would give every idea loaded so far a twin.
+        marker.write_text("partial\n")
+        print(
+            "\n  demo ideas: stopped while loading; the ideas loaded so far are kept.", flush=True
+        )
+        return
     except Exception as exc:
         # The platform is usable without them; say what went wrong and go on.
         print(f"\n  demo ideas could not be loaded completely: {exc}", flush=True)
