@@ -2,12 +2,12 @@
 
     .venv/bin/python -m bench.relay_apply [--events 20000] [--postgres] [--no-memory]
 
-Prints events/s for: raw JetStream publish-with-ack (publish_async, thousands in flight), the
-outbox relay reading committed rows back, the same rows written and handed to a started relay
-as they commit (published from memory), raw pull consume with ack, and the inbox consumer
-applying each event to a table; each with its ratio to the raw figure measured in the same
-run. Then starts the whole
-platform (no demo data) and prints its idle memory (sum of RSS of every process).
+Prints events/s for: raw JetStream publish-with-ack (publish_async, thousands in flight); the
+outbox relay reading committed rows back; the same rows written, then read back, against them
+written and handed to a started relay as they commit (published from memory); raw pull
+consume with ack; and the inbox consumer applying each event to a table. Each comes with its
+ratio to the raw figure measured in the same run. Then it starts the whole platform (no demo
+data) and prints its idle memory (sum of RSS of every process).
 """
 
 from __future__ import annotations
