@@ -184,11 +184,14 @@ class IdeaFact:
     def derive(self) -> None:
         """Recompute the lead times (days) from the stage times."""
         self.feedback_days = days_between(self.submitted_at, self.feedback_at)
-        for stage, (start, end) in STAGES.items():
-            setattr(self, f"stage_{stage}", days_between(getattr(self, start), getattr(self, end)))
+        times = self.__dict__
+        for column, start, end in _STAGE_COLUMNS:
+            times[column] = days_between(times[start], times[end])
 
 
 _FACT_FIELDS = frozenset(f.name for f in fields(IdeaFact))
+#: Each stage's lead-time column and the two times it lies between.
+_STAGE_COLUMNS = tuple((f"stage_{stage}", start, end) for stage, (start, end) in STAGES.items())
 
 
 @dataclass(frozen=True)
