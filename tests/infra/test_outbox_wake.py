@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from ideabank_infra.outbox import enqueue
@@ -74,29 +75,35 @@ async def test_a_drain_stops_at_a_batch_that_was_not_full(harness: Harness) -> N
     assert len(looks) == 3  # 10, 10, then 5: no fourth look
 
 
-async def test_the_rows_are_handed_over_before_anything_else_runs(harness: Harness) -> None:
+async def test_the_rows_are_handed_over_before_anything_else_runs(tmp_path: Path) -> None:
     """Between the commit and the hand-over no other task runs: a relay reading the outbox
-    then already knows which rows are on their way (else it would publish them twice)."""
+    then already knows which rows are on their way (else it would publish them twice).
+
+    On SQLite, where a commit itself lets no other task run; a PostgreSQL commit waits for
+    the server, and the relay may read in that moment (then a row goes out twice, and the
+    stream keeps one).
+    """
     import asyncio
 
+    from ideabank_infra.db import Database
     from sqlalchemy import event
 
-    if not harness.db.is_sqlite:
-        pytest.skip("a PostgreSQL commit waits for the server, and other tasks run meanwhile")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'handover.db'}")
+    await db.create_all()
     ran: list[int] = []
     seen: list[tuple[bool, int]] = []
-    harness.db.after_events.append(lambda rows: seen.append((bool(ran), len(rows or ()))))
+    db.after_events.append(lambda rows: seen.append((bool(ran), len(rows or ()))))
 
     def before_commit(conn) -> None:  # type: ignore[no-untyped-def]
         asyncio.get_running_loop().call_soon(ran.append, 1)
 
-    engine = harness.db.engine.sync_engine
-    event.listen(engine, "commit", before_commit)
+    event.listen(db.engine.sync_engine, "commit", before_commit)
     try:
-        async with harness.db.transaction() as conn:
-            await enqueue(conn, [make_event(harness.tenant, n) for n in range(3)])
+        async with db.transaction() as conn:
+            await enqueue(conn, [make_event("t", n) for n in range(3)])
     finally:
-        event.remove(engine, "commit", before_commit)
+        event.remove(db.engine.sync_engine, "commit", before_commit)
+        await db.dispose()
     assert seen == [(False, 3)]
     await asyncio.sleep(0)
     assert ran  # the loop did get its turn, after the hand-over
