@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from ideabank_infra.outbox import OutboxRelay, enqueue
+from ideabank_infra.outbox import MAX_IN_MEMORY, OutboxRelay, enqueue
 from ideabank_infra.tables import outbox
 from ideabank_infra.testing import eventually
 from sqlalchemy import func, select
@@ -137,6 +137,26 @@ async def test_a_read_of_the_outbox_skips_rows_sent_from_memory(harness: Harness
         await eventually(lambda: len(sent) == 2, timeout=5, interval=0.01)
     assert sorted(sent) == sorted([events[0].id, events[2].id])
     assert await unpublished(harness) == 1
+
+
+async def test_past_the_memory_bound_new_rows_are_left_to_the_outbox(harness: Harness) -> None:
+    """With as many rows unacknowledged as the relay keeps in memory (NATS slow or away),
+    a commit's rows are not held as well: the relay reads them from the outbox."""
+    relay = harness.relay()
+    relay.poll_seconds = 30.0
+    events = [make_event(harness.tenant, n) for n in range(3)]
+    async with started(relay), sent_messages(harness) as sent:
+        # As if that many were sent from memory and never answered.
+        relay._in_flight.update(f"unanswered-{n}" for n in range(MAX_IN_MEMORY))
+        with outbox_reads(harness) as reads:
+            async with harness.db.transaction() as conn:
+                await enqueue(conn, events)
+            assert relay._fresh == []  # not held in memory
+            await eventually(lambda: relay.published_total == 3, timeout=5, interval=0.01)
+        assert reads, "the rows were read from the outbox"
+        await eventually(lambda: len(sent) == 3, timeout=5, interval=0.01)
+    assert sorted(sent) == sorted(e.id for e in events)
+    assert await unpublished(harness) == 0
 
 
 async def test_stopping_leaves_nothing_unsent_or_sent_twice(harness: Harness) -> None:
