@@ -266,6 +266,8 @@ def up(
                 ],
                 check=False,
             )
+        if stop.is_set():  # Ctrl-C while the demo data loaded: stop without the banner
+            return 0
         print(
             "\nIdeabank is running:\n"
             f"  portal        http://127.0.0.1:{ports['portal']}\n"
